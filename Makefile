@@ -1,0 +1,33 @@
+# The two commands of the README: `make run` (main job) and `make test` (the test suite).
+VENV ?= .venv
+BIN := $(VENV)/bin
+export SPARK_LOCAL_IP ?= 127.0.0.1
+
+.PHONY: run test lint format bench venv
+
+venv:
+	@bash scripts/bootstrap.sh
+
+## Main job: build bronze, silver and gold from the built-in corpora with DVC.
+run: venv
+	$(BIN)/dvc repro
+	$(BIN)/dvc push --quiet
+	$(BIN)/textrepair summary
+
+## The test suite (unit, data, model, integration, e2e), plus lint.
+test: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lint:
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format:
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+## Benchmarks: throughput ratios measured side by side.
+bench: venv
+	$(BIN)/python benchmarks/mutation_throughput.py
