@@ -2,6 +2,8 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 export SPARK_LOCAL_IP ?= 127.0.0.1
+# DVC stages call `textrepair`: put the venv first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: run test lint format bench venv
 

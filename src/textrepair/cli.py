@@ -76,3 +76,126 @@ def mutate(
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
     else:
         typer.echo(corrupted)
+
+
+ReportsOption = Annotated[
+    Path, typer.Option("--reports-dir", help="Where stage metrics (JSON) and plots go.")
+]
+
+
+def _spark(settings: Settings):
+    from textrepair.spark import get_spark
+
+    return get_spark(settings.spark)
+
+
+@app.command()
+def ingest(
+    params: ParamsOption = None,
+    reports_dir: ReportsOption = Path("reports"),
+) -> None:
+    """Bronze: add new or changed corpus files (built-ins and user paths) to the lake."""
+    from textrepair.reports import write_metrics
+    from textrepair.stages.ingest import run_ingest
+
+    settings = _settings(params)
+    with _status("ingest: reading corpus files into bronze"):
+        result = run_ingest(settings, _spark(settings))
+    write_metrics("ingest", result.to_dict(), reports_dir)
+    typer.echo(
+        f"bronze: {result.bronze_documents} documents "
+        f"({result.documents_added} added from {result.files_ingested} new or changed file(s), "
+        f"{result.files_unchanged} unchanged, {len(result.files_skipped)} skipped)"
+    )
+
+
+@app.command()
+def clean(
+    params: ParamsOption = None,
+    reports_dir: ReportsOption = Path("reports"),
+) -> None:
+    """Silver: normalise, window, de-duplicate; rule breakers go to quarantine."""
+    from textrepair.reports import write_metrics
+    from textrepair.stages.clean import run_clean
+
+    settings = _settings(params)
+    with _status("clean: building silver and quarantine"):
+        result = run_clean(settings, _spark(settings))
+    write_metrics("clean", result.to_dict(), reports_dir)
+    typer.echo(
+        f"silver: {result.silver_rows} windows; quarantined {result.documents_quarantined} "
+        f"documents and {result.windows_quarantined} windows; "
+        f"{result.duplicates_removed} duplicates removed; reasons {result.quarantine_reasons}"
+    )
+
+
+@app.command()
+def corrupt(
+    params: ParamsOption = None,
+    reports_dir: ReportsOption = Path("reports"),
+) -> None:
+    """Gold: corrupt silver with the mutation engine, split, and write the data report."""
+    from textrepair import tables
+    from textrepair.datareport import build_report, length_histogram, write_report
+    from textrepair.reports import write_metrics
+    from textrepair.stages.corrupt import run_corrupt
+
+    settings = _settings(params)
+    spark = _spark(settings)
+    with _status("corrupt: building gold"):
+        result = run_corrupt(settings, spark)
+    write_metrics("gold", result.to_dict(), reports_dir)
+    silver = tables.read_table(
+        spark, settings.lake_path("silver"), storage_options=settings.storage.storage_options
+    )
+    report = build_report(result.to_dict(), length_histogram(silver), reports_dir)
+    json_path, png_path = write_report(report, reports_dir)
+    typer.echo(
+        f"gold: {result.gold_rows} rows {result.rows_by_split}; "
+        f"damaged characters {result.damaged_char_rate:.1%}; report {json_path}, plot {png_path}"
+    )
+
+
+@app.command()
+def data(
+    params: ParamsOption = None,
+    reports_dir: ReportsOption = Path("reports"),
+) -> None:
+    """Run ingest, clean and corrupt in one process (dvc repro runs them as separate stages)."""
+    ingest(params, reports_dir)
+    clean(params, reports_dir)
+    corrupt(params, reports_dir)
+
+
+@app.command()
+def summary(reports_dir: ReportsOption = Path("reports")) -> None:
+    """Print the data report written by the pipeline."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from textrepair.reports import read_metrics
+
+    try:
+        report = read_metrics("data", reports_dir)
+    except FileNotFoundError as error:
+        typer.echo(f"{error} (run `dvc repro` or `textrepair data`)", err=True)
+        raise typer.Exit(1) from error
+    table = Table(title="textrepair data")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for name, value in report["counts"].items():
+        table.add_row(name.replace("_", " "), f"{value:,}")
+    for reason, value in report["quarantine_reasons"].items():
+        table.add_row(f"quarantined: {reason}", f"{value:,}")
+    for split, value in report["gold_rows_by_split"].items():
+        table.add_row(f"gold {split}", f"{value:,}")
+    for kind, value in report["mutations_by_type"].items():
+        table.add_row(f"mutations: {kind}", f"{value:,}")
+    table.add_row("damaged characters", f"{report['damaged_char_rate']:.1%}")
+    Console().print(table)
+
+
+def _status(message: str):
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)

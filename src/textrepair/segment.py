@@ -18,6 +18,7 @@ _BLANK_LINES = re.compile(r"\n\s*\n")
 _RULE_LINE = re.compile(r"^([^\w\s])\1{2,}$")
 # A sentence ends at . ! ? or ; followed by space, optionally after a closing quote or bracket.
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?;])|(?<=[.!?;][\"')\]]))\s+")
+_CLAUSE_END = re.compile(r"(?<=[,:])\s+")
 
 
 def normalise(text: str, form: str = "NFC") -> str:
@@ -50,16 +51,20 @@ def windows(text: str, max_bytes: int) -> list[str]:
 
 
 def _pieces(paragraph: str, max_bytes: int) -> Iterator[str]:
-    """Sentences, each cut further (at spaces, then characters) until it fits a window."""
+    """Sentences, each cut further (at clauses, spaces, then characters) until it fits."""
     for sentence in sentences(paragraph):
         if _size(sentence) <= max_bytes:
             yield sentence
             continue
-        for word_run in _pack(sentence.split(" "), max_bytes):
-            if _size(word_run) <= max_bytes:
-                yield word_run
-            else:
-                yield from _hard_split(word_run, max_bytes)
+        for clause_run in _pack(_CLAUSE_END.split(sentence), max_bytes):
+            if _size(clause_run) <= max_bytes:
+                yield clause_run
+                continue
+            for word_run in _pack(clause_run.split(" "), max_bytes):
+                if _size(word_run) <= max_bytes:
+                    yield word_run
+                else:
+                    yield from _hard_split(word_run, max_bytes)
 
 
 def _pack(pieces: Iterator[str] | list[str], max_bytes: int) -> list[str]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import sys
 
+import pyarrow as pa
 from pyspark.sql import SparkSession
+from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.types import StructType
 
 from textrepair.config import SparkConfig
 
@@ -40,3 +43,8 @@ def get_spark(config: SparkConfig) -> SparkSession:
 def uses_delta_connector(spark: SparkSession) -> bool:
     """True when this session was configured with Spark's own Delta connector."""
     return "DeltaSparkSessionExtension" in spark.conf.get("spark.sql.extensions", "")
+
+
+def spark_schema(schema: pa.Schema) -> StructType:
+    """The Spark schema of an Arrow schema (mapInArrow declares its output this way)."""
+    return from_arrow_schema(schema)

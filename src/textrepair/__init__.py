@@ -1,0 +1,3 @@
+"""textrepair: restore text damaged by DNA-like mutations."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Pipeline stages, one module each: ingest (bronze), clean (silver), corrupt (gold)."""

@@ -1,0 +1,31 @@
+"""Shared fixtures. Every test gets temporary paths; nothing touches ./data or ./mlflow.db."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+# Spark binds to loopback in tests whatever the machine's network looks like.
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One small local Spark session for the whole test run (start-up costs seconds)."""
+    from textrepair.config import SparkConfig
+    from textrepair.spark import get_spark
+
+    session = get_spark(
+        SparkConfig(
+            master="local[2]",
+            conf={"spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false"},
+        )
+    )
+    yield session
+    session.stop()
