@@ -30,6 +30,8 @@ from textrepair.config import MutationSpec, MutationType
 # Random characters for substitutions and insertions: printable ASCII letters, digits,
 # punctuation and space, the kind of noise OCR, typing and transmission errors produce.
 NOISE_ALPHABET = string.ascii_letters + string.digits + string.punctuation + " "
+# A gap or span length beyond any text: what a geometric draw gives when p underflows.
+_NEVER = 2**62
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +88,7 @@ class Mutator:
 
     def _next_event(self, position: int, rng: random.Random) -> int:
         # Geometric gap: the number of untouched positions before the next event starts.
-        p = self._event_probability
-        return position + int(math.log(1.0 - rng.random()) / math.log(1.0 - p))
+        return position + _geometric(rng.random(), self._event_probability)
 
     def _make_event(self, text: str, start: int, rng: random.Random) -> Mutation | None:
         kind = rng.choices(self._types, cum_weights=self._cum_weights)[0]
@@ -123,7 +124,7 @@ def expected_length(spec: MutationSpec, kind: str = "") -> float:
 def sample_length(spec: MutationSpec, kind: str, rng: random.Random) -> int:
     """Geometric span length with the profile's mean, capped at max_length."""
     q = 1.0 / spec.mean_length
-    length = 1 if q >= 1 else 1 + int(math.log(1.0 - rng.random()) / math.log(1.0 - q))
+    length = 1 if q >= 1 else 1 + _geometric(rng.random(), q)
     length = min(length, spec.max_length)
     return max(length, 2) if kind == "reversal" else length
 
@@ -173,6 +174,14 @@ def mutate_text(
 ) -> tuple[str, list[Mutation]]:
     """Convenience wrapper: corrupt one text deterministically from (seed, row_id)."""
     return Mutator(profile).mutate(text, row_rng(seed, row_id))
+
+
+def _geometric(u: float, p: float) -> int:
+    """Failures before the first success at probability p, from a uniform draw u in [0, 1)."""
+    denominator = math.log(1.0 - p)
+    if denominator == 0.0:  # p is zero or below float resolution: success practically never comes
+        return _NEVER
+    return int(math.log(1.0 - u) / denominator)
 
 
 def _substitute(span: str, rng: random.Random) -> str:
