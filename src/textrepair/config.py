@@ -84,6 +84,26 @@ class GoldConfig(_Strict):
         return self
 
 
+class MlflowConfig(_Strict):
+    tracking_uri: str = Field(
+        "sqlite:///mlflow.db", description="Any MLflow tracking URI (http://..., databricks, ...)."
+    )
+    artifact_root: str = Field(
+        "mlartifacts", description="Artifact location for new experiments (path or URI)."
+    )
+    experiment: str = "textrepair"
+
+
+class RegistryConfig(_Strict):
+    model_name: str = "textrepair"
+    cer_margin: float = Field(
+        0.02, ge=0, lt=1, description="Relative CER improvement a challenger needs to win."
+    )
+    max_broken_rate: float = Field(
+        0.005, ge=0, le=1, description="Highest broken rate (changes to clean text) allowed."
+    )
+
+
 class Settings(BaseSettings):
     """The whole configuration. Sections mirror params.yaml."""
 
@@ -98,6 +118,8 @@ class Settings(BaseSettings):
     silver: SilverConfig = SilverConfig()
     gold: GoldConfig = GoldConfig()
     mutation_profiles: dict[str, dict[MutationType, MutationSpec]] = Field(default_factory=dict)
+    mlflow: MlflowConfig = MlflowConfig()
+    registry: RegistryConfig = RegistryConfig()
 
     @model_validator(mode="after")
     def _profiles_exist(self) -> Settings:

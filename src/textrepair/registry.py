@@ -1,0 +1,153 @@
+"""The MLflow registry decides which model serves: aliases, never deprecated stages.
+
+`promote` marks a version `@challenger`, scores it and the current `@champion` on the same test
+set, and moves `@champion` only when the challenger's CER is lower by the configured relative
+margin and its broken rate is within the limit. Every decision and its numbers are recorded as
+version tags; the champion history lives in a registered-model tag so `rollback` can undo.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from textrepair.config import RegistryConfig
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "champion_history"
+
+# Scores one model version on the shared test set: returns {"cer_out": ..., "broken_rate": ...}.
+Scorer = Callable[[str], dict[str, float]]
+
+
+class RegistryError(RuntimeError):
+    """A registry operation cannot be done (no such version, nothing to roll back to...)."""
+
+
+@dataclass
+class Decision:
+    challenger: str
+    champion_before: str | None
+    promoted: bool
+    reason: str
+    challenger_cer: float
+    challenger_broken_rate: float
+    champion_cer: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def latest_version(client: MlflowClient, name: str) -> str:
+    versions = client.search_model_versions(f"name='{name}'")
+    if not versions:
+        raise RegistryError(f"model {name!r} has no registered versions: train and register first")
+    return str(max(int(v.version) for v in versions))
+
+
+def decide(
+    challenger: dict[str, float], champion: dict[str, float] | None, config: RegistryConfig
+) -> tuple[bool, str]:
+    """Whether the challenger should serve, and why."""
+    broken = challenger["broken_rate"]
+    if broken > config.max_broken_rate:
+        return False, f"broken rate {broken:.4f} above the limit {config.max_broken_rate:.4f}"
+    if champion is None:
+        return True, "no champion yet"
+    needed = champion["cer_out"] * (1 - config.cer_margin)
+    if challenger["cer_out"] <= needed:
+        return True, (
+            f"CER {challenger['cer_out']:.4f} beats the champion's {champion['cer_out']:.4f} "
+            f"by at least {config.cer_margin:.0%}"
+        )
+    return False, (
+        f"CER {challenger['cer_out']:.4f} does not beat the champion's "
+        f"{champion['cer_out']:.4f} by {config.cer_margin:.0%} (needs <= {needed:.4f})"
+    )
+
+
+def promote(
+    client: MlflowClient, config: RegistryConfig, score: Scorer, version: str | None = None
+) -> Decision:
+    """Challenge the champion with `version` (default: the latest) and record the decision."""
+    name = config.model_name
+    version = version or latest_version(client, name)
+    client.get_model_version(name, version)  # raises a clear MlflowException if missing
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    champion = alias_version(client, name, CHAMPION)
+    if champion == version:
+        raise RegistryError(f"version {version} is already @{CHAMPION}")
+    challenger_scores = score(version)
+    champion_scores = score(champion) if champion else None
+    promoted, reason = decide(challenger_scores, champion_scores, config)
+    decision = Decision(
+        challenger=version,
+        champion_before=champion,
+        promoted=promoted,
+        reason=reason,
+        challenger_cer=challenger_scores["cer_out"],
+        challenger_broken_rate=challenger_scores["broken_rate"],
+        champion_cer=champion_scores["cer_out"] if champion_scores else None,
+    )
+    _record(client, name, decision)
+    if promoted:
+        _set_champion(client, name, version, push_history=True)
+    log.info("promotion of version %s: %s (%s)", version, promoted, reason)
+    return decision
+
+
+def rollback(client: MlflowClient, config: RegistryConfig) -> str:
+    """Give @champion back to the previous champion; return that version."""
+    name = config.model_name
+    history = _history(client, name)
+    if len(history) < 2:
+        raise RegistryError(f"model {name!r} has no previous champion to roll back to")
+    retired, previous = history[-1], history[-2]
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[:-1]))
+    _set_champion(client, name, previous, push_history=False)
+    client.set_model_version_tag(name, retired, "rolled_back", "true")
+    log.info("rolled back @%s from version %s to %s", CHAMPION, retired, previous)
+    return previous
+
+
+def _set_champion(client: MlflowClient, name: str, version: str, *, push_history: bool) -> None:
+    client.set_registered_model_alias(name, CHAMPION, version)
+    if push_history:
+        client.set_registered_model_tag(
+            name, HISTORY_TAG, json.dumps([*_history(client, name), version])
+        )
+
+
+def _history(client: MlflowClient, name: str) -> list[str]:
+    tags = client.get_registered_model(name).tags
+    return json.loads(tags.get(HISTORY_TAG, "[]"))
+
+
+def _record(client: MlflowClient, name: str, decision: Decision) -> None:
+    tags = {
+        "promotion.decision": "promoted" if decision.promoted else "rejected",
+        "promotion.reason": decision.reason,
+        "promotion.challenger_cer": f"{decision.challenger_cer:.6f}",
+        "promotion.challenger_broken_rate": f"{decision.challenger_broken_rate:.6f}",
+        "promotion.champion_version": decision.champion_before or "none",
+        "promotion.champion_cer": (
+            "none" if decision.champion_cer is None else f"{decision.champion_cer:.6f}"
+        ),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, decision.challenger, key, value)
