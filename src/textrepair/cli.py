@@ -199,3 +199,182 @@ def _status(message: str):
     from rich.console import Console
 
     return Console(stderr=True).status(message)
+
+
+@app.command("train")
+def train_command(
+    minutes: Annotated[
+        float | None, typer.Option(help="Wall-clock budget (default: train.max_minutes).")
+    ] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Step budget (0: no limit).")] = None,
+    family: Annotated[str | None, typer.Option(help="byt5 or causal_lora.")] = None,
+    size: Annotated[str | None, typer.Option(help="tiny, small or base.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
+    register: Annotated[bool, typer.Option(help="Register the model as a new version.")] = True,
+    params: ParamsOption = None,
+    reports_dir: ReportsOption = Path("reports"),
+) -> None:
+    """Train on gold/train, evaluate on gold/test, log everything to MLflow and register."""
+    from textrepair.stages.train import run_train
+
+    settings = _with_training_options(_settings(params), minutes, max_steps, family, size)
+    run = run_train(settings, resume=resume, register=register, reports_dir=reports_dir)
+    _print_evaluation(run.report)
+    typer.echo(
+        f"MLflow run {run.run_id}; model {run.model_dir}; "
+        f"registered version {run.registered_version}"
+    )
+
+
+def _with_training_options(
+    settings: Settings,
+    minutes: float | None,
+    max_steps: int | None,
+    family: str | None,
+    size: str | None,
+) -> Settings:
+    train = {
+        k: v for k, v in {"max_minutes": minutes, "max_steps": max_steps}.items() if v is not None
+    }
+    model = {k: v for k, v in {"family": family, "size": size}.items() if v is not None}
+    values = settings.model_dump()
+    values["train"].update(train)
+    values["model"].update(model)
+    try:
+        return Settings(**values)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+
+
+def _print_evaluation(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="evaluation on gold/test")
+    metrics = ("cer_in", "cer_out", "cer_reduction", "wer_out", "exact_match", "broken_rate")
+    table.add_column("system")
+    for metric in metrics:
+        table.add_column(metric, justify="right")
+    systems = {"model": report["model"], **report["baselines"]}
+    for name, values in systems.items():
+        cells = [values[m]["value"] for m in metrics]
+        table.add_row(name, *("-" if v is None else f"{v:.2%}" for v in cells))
+    Console().print(table)
+
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Model directory or MLflow model URI (default: models:/<model_name>@champion).",
+    ),
+]
+
+
+def _champion_uri(settings: Settings) -> str:
+    return f"models:/{settings.registry.model_name}@champion"
+
+
+def _load_repairer(settings: Settings, model: str | None):
+    from textrepair.model.pyfunc import load_repairer
+    from textrepair.tracking import configure_mlflow
+
+    configure_mlflow(settings.mlflow)
+    source = model or _champion_uri(settings)
+    try:
+        return load_repairer(source)
+    except Exception as error:  # MLflow and loading errors alike: say what could not be loaded
+        typer.echo(f"cannot load model {source}: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+@app.command()
+def repair(
+    text: Annotated[str | None, typer.Argument(help="Damaged text to repair.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Repair each line of this file; one output line per line.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    model: ModelOption = None,
+    params: ParamsOption = None,
+) -> None:
+    """Print the repaired TEXT, or the repaired lines of --file on stdout."""
+    if (text is None) == (file is None):
+        raise typer.BadParameter("give either TEXT or --file")
+    settings = _settings(params)
+    repairer = _load_repairer(settings, model)
+    if file is None:
+        typer.echo(repairer.repair([text])[0].text)
+        return
+    lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+    for result in repairer.repair(lines):
+        # A repaired line never spans two output lines.
+        typer.echo(result.text.replace("\r", " ").replace("\n", " "))
+
+
+@app.command()
+def evaluate(
+    model: ModelOption = None,
+    params: ParamsOption = None,
+    reports_dir: ReportsOption = Path("reports"),
+) -> None:
+    """Evaluate a model and the baselines on gold/test; write reports/evaluation.json and .md."""
+    from textrepair.stages.train import evaluate_repairer, evaluation_rows, gold_rows
+
+    settings = _settings(params)
+    repairer = _load_repairer(settings, model)
+    rows = evaluation_rows(gold_rows(settings, ("test",)), settings.evaluate.max_rows_per_set)
+    _print_evaluation(evaluate_repairer(settings, repairer, rows, reports_dir))
+    typer.echo(f"wrote {reports_dir / 'evaluation.json'} and {reports_dir / 'evaluation.md'}")
+
+
+@app.command()
+def promote(
+    version: Annotated[
+        str | None, typer.Option(help="Version to challenge the champion (default: latest).")
+    ] = None,
+    params: ParamsOption = None,
+) -> None:
+    """Make a version @challenger; it becomes @champion only if it measurably wins."""
+    from mlflow import MlflowClient
+
+    from textrepair.registry import RegistryError
+    from textrepair.registry import promote as promote_version
+    from textrepair.stages.train import version_scorer
+    from textrepair.tracking import configure_mlflow
+
+    settings = _settings(params)
+    configure_mlflow(settings.mlflow)
+    try:
+        decision = promote_version(
+            MlflowClient(), settings.registry, version_scorer(settings), version
+        )
+    except RegistryError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    verdict = "promoted to @champion" if decision.promoted else "not promoted"
+    typer.echo(f"version {decision.challenger} {verdict}: {decision.reason}")
+
+
+@app.command()
+def rollback(params: ParamsOption = None) -> None:
+    """Give @champion back to the previous champion."""
+    from mlflow import MlflowClient
+
+    from textrepair.registry import RegistryError
+    from textrepair.registry import rollback as rollback_champion
+    from textrepair.tracking import configure_mlflow
+
+    settings = _settings(params)
+    configure_mlflow(settings.mlflow)
+    try:
+        version = rollback_champion(MlflowClient(), settings.registry)
+    except RegistryError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"@champion is version {version} again")

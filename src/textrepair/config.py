@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -84,6 +84,72 @@ class GoldConfig(_Strict):
         return self
 
 
+PROMPT = "Repair: {corrupted}\nFixed: "
+SMOLLM2 = "smollm2"  # alias for SmolLM2-135M-Instruct, fetched offline (see model/smollm2.py)
+Family = Literal["byt5", "causal_lora"]
+Size = Literal["tiny", "small", "base"]
+
+
+class LoraSettings(_Strict):
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]
+    )
+
+
+class ModelConfig(_Strict):
+    """Which model to build, and the decoding knobs saved with it."""
+
+    family: Family = "byt5"
+    size: Size = "small"
+    init_from: str | None = Field(
+        None,
+        description="Local path or hub id of starting weights; for causal_lora, 'smollm2' (the "
+        "default for sizes other than tiny) or any causal LM. None with byt5: from scratch.",
+    )
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout of a byte-T5 built from scratch.")
+    lora: LoraSettings = LoraSettings()
+    prompt: str = Field(PROMPT, description="causal_lora prompt; must contain {corrupted}.")
+    max_new_tokens_ratio: float = Field(
+        1.5, gt=0, description="Output budget per input token (plus 8): bounds runaway output."
+    )
+    draft_tokens: int = Field(16, ge=1, description="Tokens proposed per copy-aware step.")
+
+    def base_model(self) -> str | None:
+        """The causal base used: init_from, else SmolLM2 unless this is the tiny test size."""
+        if self.family != "causal_lora" or self.init_from or self.size == "tiny":
+            return self.init_from
+        return SMOLLM2
+
+
+class TrainConfig(_Strict):
+    """Training knobs (params.yaml section `train`)."""
+
+    max_minutes: float = Field(15.0, gt=0, description="Wall-clock budget; training stops after.")
+    max_steps: int = Field(0, ge=0, description="Step budget; 0 means no step limit.")
+    epochs: float = Field(3.0, gt=0)
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    eval_steps: int = Field(200, ge=1, description="Evaluate and checkpoint every N steps.")
+    eval_rows: int = Field(300, ge=1, description="Validation rows used at each evaluation.")
+    early_stopping_patience: int = Field(3, ge=1, description="Evaluations without improvement.")
+    max_train_rows: int = Field(0, ge=0, description="Cap on training rows; 0 means all.")
+    seed: int = 1234
+    threads: int = Field(0, ge=0, description="torch threads; 0 keeps torch's default.")
+
+
+class EvaluateConfig(_Strict):
+    max_rows_per_set: int = Field(
+        400, ge=0, description="Test rows per profile evaluated (0: all); bounds evaluation time."
+    )
+    n_resamples: int = Field(1000, ge=10, description="Bootstrap resamples for the CIs.")
+    batch_size: int = Field(32, ge=1, description="Windows per model call.")
+
+
 class MlflowConfig(_Strict):
     tracking_uri: str = Field(
         "sqlite:///mlflow.db", description="Any MLflow tracking URI (http://..., databricks, ...)."
@@ -118,6 +184,10 @@ class Settings(BaseSettings):
     silver: SilverConfig = SilverConfig()
     gold: GoldConfig = GoldConfig()
     mutation_profiles: dict[str, dict[MutationType, MutationSpec]] = Field(default_factory=dict)
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    train_output_dir: str = Field("artifacts/train", description="Checkpoints and the model.")
+    evaluate: EvaluateConfig = EvaluateConfig()
     mlflow: MlflowConfig = MlflowConfig()
     registry: RegistryConfig = RegistryConfig()
 

@@ -1,0 +1,195 @@
+"""Decoding speed: plain greedy vs copy-aware greedy, same model, same inputs, identical outputs.
+
+The byte-T5 copy-aware decoder drafts the next bytes from the input and verifies them in one
+decoder pass (textrepair.model.decoding); the causal family uses transformers' prompt-lookup
+decoding. Both give exactly the greedy output, which this script asserts before timing counts.
+
+Without --model it trains a byte-T5 from scratch for --train-seconds on KJV verses damaged by the
+`default` mutation profile, so the model copies most bytes like a real repair model does.
+
+    .venv/bin/python benchmarks/decoding_speed.py [--model PATH] [--train-seconds 120]
+        [--size small] [--sentences 64] [--batch-size 16] [--threads 2] [--save PATH]
+
+Prints sentences/s and generated tokens/s for both decoders and their ratio, and writes
+benchmarks/results/decoding_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import time
+from pathlib import Path
+
+import torch
+
+from textrepair.config import load_settings
+from textrepair.corpus import kjv_path
+from textrepair.model.families import (
+    ModelConfig,
+    build_model,
+    count_parameters,
+    encode,
+    load_model,
+    save_model,
+)
+from textrepair.model.repairer import Repairer
+from textrepair.mutations import Mutator, row_rng
+from textrepair.segment import windows
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "decoding_speed.json"
+
+
+def kjv_pairs(max_bytes: int, seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(corrupted, clean) windows of KJV verses: the last 1,000 verses are held out."""
+    verses = [json.loads(line)["text"] for line in kjv_path().read_text().splitlines() if line]
+    profile = load_settings(ROOT / "params.yaml").mutation_profiles["default"]
+    mutator = Mutator(profile)
+    pairs = []
+    for i, verse in enumerate(verses):
+        for j, clean in enumerate(windows(verse, max_bytes)):
+            rng = row_rng(seed, f"{i}:{j}")
+            corrupted = clean if rng.random() < 0.1 else mutator.mutate(clean, rng)[0]
+            pairs.append((corrupted, clean))
+    split = len(pairs) - 1000
+    return pairs[:split], pairs[split:]
+
+
+def train(config: ModelConfig, pairs: list[tuple[str, str]], seconds: float, seed: int):
+    """Plain AdamW loop on the repair task until the time budget runs out."""
+    torch.manual_seed(seed)
+    model, tokenizer = build_model(config)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
+    rng = random.Random(seed)
+    model.train()
+    start, step, loss = time.perf_counter(), 0, float("nan")
+    while time.perf_counter() - start < seconds:
+        batch = [encode(config, tokenizer, c, t) for c, t in rng.sample(pairs, 32)]
+        width_in = max(len(f["input_ids"]) for f in batch)
+        width_out = max(len(f["labels"]) for f in batch)
+        ids = torch.tensor([f["input_ids"] + [0] * (width_in - len(f["input_ids"])) for f in batch])
+        labels = torch.tensor(
+            [f["labels"] + [-100] * (width_out - len(f["labels"])) for f in batch]
+        )
+        warmup = min(1.0, (step + 1) / 50)
+        for group in optimiser.param_groups:
+            group["lr"] = 2e-3 * warmup
+        out = model(input_ids=ids, attention_mask=(ids != 0).long(), labels=labels)
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        optimiser.zero_grad()
+        step, loss = step + 1, out.loss.item()
+        if step % 100 == 0:
+            print(f"  step {step:5d}  loss {loss:.3f}  {time.perf_counter() - start:5.0f}s")
+    print(f"trained {step} steps in {seconds:.0f}s, last loss {loss:.3f}")
+    return model.eval(), tokenizer, {"steps": step, "loss": loss}
+
+
+def timed(repairer: Repairer, texts: list[str]) -> tuple[list[str], float, int]:
+    before = repairer.stats["generated_tokens"]
+    start = time.perf_counter()
+    results = repairer.repair(texts)
+    elapsed = time.perf_counter() - start
+    return [r.text for r in results], elapsed, repairer.stats["generated_tokens"] - before
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, help="a saved model directory (skips training)")
+    parser.add_argument("--train-seconds", type=float, default=120)
+    parser.add_argument("--size", default="small", choices=["tiny", "small", "base"])
+    parser.add_argument("--train-max-bytes", type=int, default=96)
+    parser.add_argument("--sentences", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--draft-tokens", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save", type=Path, help="save the trained model here for --model reuse")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    train_pairs, test_pairs = kjv_pairs(192, args.seed)
+    if args.model:
+        model, tokenizer, config = load_model(args.model)
+        training = {"model": str(args.model)}
+    else:
+        config = ModelConfig(family="byt5", size=args.size, dropout=0.0)
+        short = [p for p in train_pairs if len(p[1].encode()) <= args.train_max_bytes]
+        model, tokenizer, training = train(config, short, args.train_seconds, args.seed)
+        if args.save:
+            save_model(model, tokenizer, config, args.save)
+    sample = random.Random(args.seed).sample(test_pairs, args.sentences)
+    texts, cleans = [c for c, _ in sample], [t for _, t in sample]
+
+    def repairer(copy_aware: bool) -> Repairer:
+        # The causal prompt-lookup path runs one sentence at a time; so does its baseline.
+        batch = args.batch_size if config.family == "byt5" else 1
+        return Repairer(
+            model,
+            tokenizer,
+            config.family,
+            batch_size=batch,
+            copy_aware=copy_aware,
+            draft_tokens=args.draft_tokens,
+        )
+
+    repairer(True).repair(texts[:2])  # warm-up
+    plain_out, plain_s, tokens = timed(repairer(False), texts)
+    fast = repairer(True)
+    copy_out, copy_s, copy_tokens = timed(fast, texts)
+    assert copy_out == plain_out, "copy-aware decoding changed the output"
+    assert copy_tokens == tokens
+
+    exact = sum(out == clean for out, clean in zip(plain_out, cleans, strict=True))
+    unchanged = sum(out == text for out, text in zip(plain_out, texts, strict=True))
+    rows = {
+        "plain_greedy": {
+            "seconds": plain_s,
+            "sentences_per_s": len(texts) / plain_s,
+            "tokens_per_s": tokens / plain_s,
+        },
+        "copy_aware": {
+            "seconds": copy_s,
+            "sentences_per_s": len(texts) / copy_s,
+            "tokens_per_s": tokens / copy_s,
+        },
+    }
+    result = {
+        "family": config.family,
+        "size": config.size,
+        "parameters": count_parameters(model),
+        "training": training,
+        "sentences": len(texts),
+        "generated_tokens": tokens,
+        "fallback_windows": fast.stats["fallbacks"],
+        "outputs_equal_inputs": unchanged,
+        "outputs_equal_clean": exact,
+        "speedup": plain_s / copy_s,
+        "identical_outputs": True,
+        "threads": args.threads,
+        "batch_size": args.batch_size,
+        "draft_tokens": args.draft_tokens,
+        "machine": f"{platform.machine()} / {torch.get_num_threads()} threads",
+        **rows,
+    }
+    print(
+        f"\n{config.family} ({config.size}, {count_parameters(model) / 1e6:.2f}M params), "
+        f"{len(texts)} sentences, {tokens} generated tokens, outputs identical"
+    )
+    print(f"{'decoder':<14}{'seconds':>9}{'sent/s':>9}{'tok/s':>9}")
+    for name, row in rows.items():
+        print(
+            f"{name:<14}{row['seconds']:9.2f}{row['sentences_per_s']:9.2f}"
+            f"{row['tokens_per_s']:9.1f}"
+        )
+    print(f"copy-aware / plain speed ratio: {result['speedup']:.2f}x")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+"""Two model families behind one interface: build, encode, save and load.
+
+- ``byt5``: a T5 encoder-decoder over UTF-8 bytes (the ByT5 byte vocabulary, no vocab file),
+  trained from scratch at one of three CPU sizes, or started from `google/byt5-*` weights.
+- ``causal_lora``: a pretrained decoder-only LM (default SmolLM2-135M-Instruct) with a LoRA
+  adapter. The damaged text goes into a prompt and the repaired text follows it.
+
+`encode` is the single contract between training and inference: the Trainer and `Repairer` build
+their token ids with it, so the two can never disagree about prompts, offsets or end markers.
+
+A saved model is a directory of safetensors weights, the HF config and tokenizer files and a
+``textrepair_model.json`` manifest. Loading reads only safetensors and turns every failure into a
+`ModelLoadError` that names the directory and the problem.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from pydantic import ValidationError
+
+from textrepair.config import SMOLLM2, ModelConfig, Size
+
+MANIFEST = "textrepair_model.json"
+# ByT5 ids: 0 pad, 1 eos, 2 unk, then byte b is id b + 3.
+PAD_ID, EOS_ID, BYTE_OFFSET, BYTE_VOCAB = 0, 1, 3, 384
+
+# Byte-T5 sizes. Encoder deeper than decoder, as in ByT5: the decoder runs once per output byte.
+BYT5_PRESETS: dict[str, dict[str, int]] = {
+    "tiny": dict(d_model=64, d_ff=128, num_heads=4, num_layers=2, num_decoder_layers=2),  # 0.22M
+    "small": dict(d_model=192, d_ff=512, num_heads=4, num_layers=6, num_decoder_layers=2),  # 3.9M
+    "base": dict(d_model=256, d_ff=1024, num_heads=4, num_layers=7, num_decoder_layers=3),  # 11.5M
+}
+
+
+class ModelLoadError(RuntimeError):
+    """A model directory is missing, incomplete, corrupt or holds non-safetensors weights."""
+
+
+class LoadedModel(NamedTuple):
+    model: Any
+    tokenizer: Any
+    config: ModelConfig
+
+
+# ---------------------------------------------------------------------------------------- build
+def build_model(config: ModelConfig) -> tuple[Any, Any]:
+    """A fresh (model, tokenizer) for `config`; seed torch before calling for reproducible init."""
+    if config.family == "byt5":
+        return _build_byt5(config)
+    return _build_causal(config)
+
+
+def byt5_config(size: Size, dropout: float = 0.1) -> Any:
+    from transformers import T5Config
+
+    preset = BYT5_PRESETS[size]
+    return T5Config(
+        vocab_size=BYTE_VOCAB,
+        d_kv=preset["d_model"] // preset["num_heads"],
+        feed_forward_proj="gated-gelu",
+        dropout_rate=dropout,
+        tie_word_embeddings=False,
+        pad_token_id=PAD_ID,
+        eos_token_id=EOS_ID,
+        decoder_start_token_id=PAD_ID,
+        **preset,
+    )
+
+
+def tiny_causal_config() -> Any:
+    """A random LLaMA small enough for unit tests, over the ByT5 byte vocabulary."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=BYTE_VOCAB,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=None,
+        eos_token_id=EOS_ID,
+        pad_token_id=PAD_ID,
+        tie_word_embeddings=True,
+    )
+
+
+def _build_byt5(config: ModelConfig) -> tuple[Any, Any]:
+    from transformers import ByT5Tokenizer, T5ForConditionalGeneration
+
+    if config.init_from:
+        model = _from_pretrained(T5ForConditionalGeneration, config.init_from)
+    else:
+        model = T5ForConditionalGeneration(byt5_config(config.size, config.dropout))
+    _set_generation_ids(model, EOS_ID, PAD_ID)
+    return model, ByT5Tokenizer()
+
+
+def _build_causal(config: ModelConfig) -> tuple[Any, Any]:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, ByT5Tokenizer
+
+    base = config.base_model()
+    if base is None:
+        model, tokenizer = AutoModelForCausalLM.from_config(tiny_causal_config()), ByT5Tokenizer()
+    else:
+        path = resolve_base(base)
+        model = _from_pretrained(AutoModelForCausalLM, path)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    _set_generation_ids(model, tokenizer.eos_token_id, tokenizer.pad_token_id)
+    lora = LoraConfig(
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=_present_modules(model, config.lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora), tokenizer
+
+
+def resolve_base(base: str) -> str:
+    """A local directory for a causal base: the SmolLM2 alias is fetched and cached offline."""
+    if base == SMOLLM2:
+        from textrepair.model.smollm2 import ensure_smollm2
+
+        return str(ensure_smollm2())
+    return base
+
+
+def _present_modules(model: torch.nn.Module, wanted: list[str]) -> list[str]:
+    # Architectures name their projections differently; keep the requested ones that exist.
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    present = [m for m in wanted if m in names]
+    if not present:
+        raise ValueError(f"none of the LoRA target modules {wanted} exist in this model")
+    return present
+
+
+def _set_generation_ids(model: Any, eos_id: int, pad_id: int) -> None:
+    model.generation_config.eos_token_id = eos_id
+    model.generation_config.pad_token_id = pad_id
+    if model.config.is_encoder_decoder:
+        model.generation_config.decoder_start_token_id = model.config.decoder_start_token_id
+
+
+def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+# --------------------------------------------------------------------------------------- encode
+def encode(
+    config: ModelConfig, tokenizer: Any, corrupted: str, clean: str | None = None
+) -> dict[str, list[int]]:
+    """Token ids for one window: the model input, plus labels when the clean text is given."""
+    if config.family == "byt5":
+        return encode_bytes(corrupted, clean)
+    return encode_prompt(tokenizer, config.prompt, corrupted, clean)
+
+
+def encode_bytes(corrupted: str, clean: str | None = None) -> dict[str, list[int]]:
+    """byt5: input = bytes(corrupted) + eos, labels = bytes(clean) + eos."""
+    features = {"input_ids": byte_ids(corrupted)}
+    if clean is not None:
+        features["labels"] = byte_ids(clean)
+    return features
+
+
+def encode_prompt(
+    tokenizer: Any, prompt: str, corrupted: str, clean: str | None = None
+) -> dict[str, list[int]]:
+    """causal_lora: input = prompt(corrupted) [+ clean + eos], labels = -100 over the prompt.
+
+    Prompt and target are tokenized separately, in training and at inference alike.
+    """
+    prompt_ids = text_ids(tokenizer, prompt.format(corrupted=corrupted))
+    if clean is None:
+        return {"input_ids": prompt_ids}
+    target = [*text_ids(tokenizer, clean), tokenizer.eos_token_id]
+    return {"input_ids": prompt_ids + target, "labels": [-100] * len(prompt_ids) + target}
+
+
+def byte_ids(text: str) -> list[int]:
+    """ByT5 ids of `text` plus eos. Done by hand: the tokenizer would parse '</s>' in the text."""
+    return [b + BYTE_OFFSET for b in utf8(text)] + [EOS_ID]
+
+
+def decode_bytes(ids: list[int]) -> str | None:
+    """Text from generated ByT5 ids (stopping at eos); None if they are not valid UTF-8."""
+    data = bytearray()
+    for token in ids:
+        if token == EOS_ID:
+            break
+        if BYTE_OFFSET <= token < BYTE_OFFSET + 256:
+            data.append(token - BYTE_OFFSET)
+    try:
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return None
+
+
+def text_ids(tokenizer: Any, text: str) -> list[int]:
+    # split_special_tokens: text that happens to spell '<|im_end|>' stays text.
+    return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+
+
+def utf8(text: str) -> bytes:
+    # surrogatepass: lone surrogates (they occur in decoded junk) round-trip instead of crashing.
+    return text.encode("utf-8", "surrogatepass")
+
+
+# ------------------------------------------------------------------------------------ save/load
+def save_model(
+    model: Any, tokenizer: Any, config: ModelConfig, path: str | Path, *, merged: bool | None = None
+) -> Path:
+    """Write a model directory (safetensors only).
+
+    A causal_lora model is saved as its LoRA adapter plus the name of its base (compact, needs the
+    base at load time), or, with `merged=True` or when the base is a random test model, as one
+    merged self-contained checkpoint.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    weights, base = "full", None
+    if config.family == "causal_lora" and hasattr(model, "merge_and_unload"):
+        base = config.base_model()
+        if merged or base is None:
+            model, weights, base = copy.deepcopy(model).merge_and_unload(), "merged", None
+        else:
+            weights = "adapter"
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    manifest = {
+        "format": 1,
+        "family": config.family,
+        "size": config.size,
+        "weights": weights,
+        "base": base,
+        "parameters": count_parameters(model),
+        "config": config.model_dump(mode="json"),
+    }
+    (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelLoadError(f"model directory {path} does not exist")
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        ModelConfig.model_validate(manifest["config"])
+    except FileNotFoundError as exc:
+        raise ModelLoadError(f"{path} is not a textrepair model: {MANIFEST} is missing") from exc
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise ModelLoadError(f"{path / MANIFEST} is unreadable: {exc}") from exc
+    return manifest
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """Load a directory written by `save_model`, in eval mode; only safetensors are read."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, T5ForConditionalGeneration
+
+    path = Path(path)
+    manifest = read_manifest(path)
+    config = ModelConfig.model_validate(manifest["config"])
+    weights = "adapter_model" if manifest["weights"] == "adapter" else "model"
+    _require_safetensors(path, weights)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the tokenizer in {path}: {exc}") from exc
+    if config.family == "byt5":
+        model = _from_pretrained(T5ForConditionalGeneration, path)
+    elif manifest["weights"] == "adapter":
+        model = _load_adapter(path, resolve_base(manifest["base"]))
+    else:
+        model = _from_pretrained(AutoModelForCausalLM, path)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return LoadedModel(model.eval(), tokenizer, config)
+
+
+def _require_safetensors(path: Path, stem: str) -> None:
+    if (path / f"{stem}.safetensors").is_file() or (
+        path / f"{stem}.safetensors.index.json"
+    ).is_file():
+        return
+    pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
+    if pickles:
+        raise ModelLoadError(
+            f"{path} holds only pickle weights ({', '.join(pickles)}); "
+            "textrepair loads safetensors only"
+        )
+    raise ModelLoadError(f"{path} has no weights: {stem}.safetensors is missing")
+
+
+def _from_pretrained(cls: Any, path: str | Path) -> Any:
+    """`cls.from_pretrained` from safetensors only; missing or mismatched tensors are an error."""
+    try:
+        model, info = cls.from_pretrained(
+            str(path), use_safetensors=True, output_loading_info=True, dtype=torch.float32
+        )
+    except Exception as exc:  # safetensors, OSError, JSON errors...: all mean "cannot load"
+        raise ModelLoadError(f"cannot load model weights from {path}: {exc}") from exc
+    broken = {k: v for k, v in info.items() if k in ("missing_keys", "mismatched_keys") and v}
+    if broken:
+        raise ModelLoadError(f"weights in {path} do not fit the model: {broken}")
+    return model
+
+
+def _load_adapter(path: Path, base: str) -> Any:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = _from_pretrained(AutoModelForCausalLM, base)
+    try:
+        model = PeftModel.from_pretrained(model, str(path), use_safetensors=True)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the LoRA adapter in {path}: {exc}") from exc
+    return model.merge_and_unload()  # one plain model: faster inference, same outputs

@@ -1,0 +1,194 @@
+"""Train → evaluate → log to MLflow (and register): one tracked run per training.
+
+The run records params, per-step metrics (through the Trainer's MLflow callback), the final
+evaluation against the baselines, plots, the git commit and the DVC hash of gold, and the model
+as a pyfunc wrapping Repairer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textrepair import tables
+from textrepair.config import Settings
+from textrepair.reports import REPORTS_DIR
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainRun:
+    run_id: str
+    model_dir: Path
+    report: dict[str, Any]
+    registered_version: str | None
+
+
+def gold_rows(settings: Settings, splits: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Gold rows of the given splits, ordered by id (deterministic), read without Spark."""
+    table = tables.read_arrow(
+        settings.lake_path("gold"),
+        columns=["id", "clean", "corrupted", "mutations", "profile", "split"],
+        storage_options=settings.storage.storage_options,
+    )
+    rows = [row for row in table.to_pylist() if row["split"] in splits]
+    return sorted(rows, key=lambda row: row["id"])
+
+
+def training_pairs(rows: list[dict[str, Any]], split: str, profile: str) -> list[tuple[str, str]]:
+    chosen = [r for r in rows if r["split"] == split and r["profile"] == profile]
+    return [(r["corrupted"], r["clean"]) for r in chosen]
+
+
+def evaluation_rows(rows: list[dict[str, Any]], per_set: int) -> list[dict[str, Any]]:
+    """Test rows, at most `per_set` of each profile (first by id), to bound evaluation time."""
+    kept: dict[str, int] = {}
+    out = []
+    for row in rows:
+        if row["split"] != "test":
+            continue
+        seen = kept.get(row["profile"], 0)
+        if per_set and seen >= per_set:
+            continue
+        kept[row["profile"]] = seen + 1
+        out.append(row)
+    return out
+
+
+def evaluate_repairer(
+    settings: Settings, repairer: Any, rows: list[dict[str, Any]], reports_dir: Path
+) -> dict[str, Any]:
+    """Evaluate a Repairer and the baselines on `rows`; write the report and the CER plot."""
+    from textrepair.evaluation import build_report, plot_cer_by_type, write_report
+
+    report = build_report(_predict_fn(repairer), rows, _eval_config(settings))
+    write_report(report, reports_dir)
+    plot_cer_by_type(report, reports_dir / "cer_by_type.png")
+    return report
+
+
+def version_scorer(settings: Settings) -> Any:
+    """Scores registered versions on the same evaluation rows, for `registry.promote`."""
+    from textrepair.evaluation import evaluate_system
+    from textrepair.model.pyfunc import load_repairer
+
+    rows = evaluation_rows(gold_rows(settings, ("test",)), settings.evaluate.max_rows_per_set)
+    name = settings.registry.model_name
+
+    def score(version: str) -> dict[str, float]:
+        repairer = load_repairer(f"models:/{name}/{version}")
+        metrics = evaluate_system(
+            f"version {version}", _predict_fn(repairer), rows, _eval_config(settings)
+        )
+        broken = metrics["broken_rate"]["value"]
+        if broken is None:
+            raise ValueError("the evaluation rows hold no clean row: broken rate is unknown")
+        return {"cer_out": metrics["cer_out"]["value"], "broken_rate": broken}
+
+    return score
+
+
+def _predict_fn(repairer: Any) -> Any:
+    return lambda texts: [result.text for result in repairer.repair(texts)]
+
+
+def _eval_config(settings: Settings) -> Any:
+    from textrepair.evaluation import EvalConfig
+
+    return EvalConfig(
+        main_profile=settings.gold.profile,
+        n_resamples=settings.evaluate.n_resamples,
+        batch_size=settings.evaluate.batch_size,
+    )
+
+
+def run_train(
+    settings: Settings,
+    *,
+    resume: bool = False,
+    register: bool = True,
+    reports_dir: Path = REPORTS_DIR,
+) -> TrainRun:
+    import mlflow
+
+    from textrepair.evaluation import plot_training_curves
+    from textrepair.model.pyfunc import log_repairer
+    from textrepair.model.repairer import Repairer
+    from textrepair.model.train import train
+    from textrepair.tracking import configure_mlflow, data_version, git_commit
+
+    rows = gold_rows(settings, ("train", "validation", "test"))
+    profile = settings.gold.profile
+    train_pairs = training_pairs(rows, "train", profile)
+    validation_pairs = training_pairs(rows, "validation", profile)
+    configure_mlflow(settings.mlflow)
+    model_config, train_config = settings.model, settings.train
+    with mlflow.start_run(run_name=f"{model_config.family}-{model_config.size}") as run:
+        mlflow.set_tags(
+            {
+                "git_commit": git_commit(),
+                "data_version": data_version(),
+                "model.family": model_config.family,
+                "model.size": model_config.size,
+            }
+        )
+        mlflow.log_params(_flat("model", model_config.model_dump(mode="json")))
+        mlflow.log_params(_flat("train", train_config.model_dump(mode="json")))
+        mlflow.log_params({"data.train_rows": len(train_pairs), "data.profile": profile})
+        result = train(
+            model_config,
+            train_config,
+            train_pairs,
+            validation_pairs,
+            Path(settings.train_output_dir),
+            resume=resume,
+            report_to=["mlflow"],
+        )
+        mlflow.log_metrics(
+            {"train_seconds": result.train_seconds, "train_steps": float(result.steps)}
+        )
+        mlflow.set_tag("stopped_by", result.stopped_by)
+        report = evaluate_repairer(
+            settings,
+            Repairer.load(result.model_dir),
+            evaluation_rows(rows, settings.evaluate.max_rows_per_set),
+            reports_dir,
+        )
+        mlflow.log_metrics(_final_metrics(report))
+        plot_training_curves(result.log_history, reports_dir / "training_curves.png")
+        for name in ("evaluation.json", "evaluation.md", "cer_by_type.png", "training_curves.png"):
+            mlflow.log_artifact(str(reports_dir / name), artifact_path="evaluation")
+        info = log_repairer(result.model_dir, settings.registry.model_name if register else None)
+        version = getattr(info, "registered_model_version", None)
+    log.info("run %s logged; registered version %s", run.info.run_id, version)
+    registered = None if version is None else str(version)
+    return TrainRun(run.info.run_id, result.model_dir, report, registered)
+
+
+def _flat(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update(_flat(f"{prefix}.{key}", value))
+        else:
+            out[f"{prefix}.{key}"] = value
+    return out
+
+
+def _final_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """Headline numbers of the model and the baselines as MLflow metrics."""
+    systems = {"model": report["model"], **report["baselines"]}
+    out = {}
+    for name, metrics in systems.items():
+        for key in ("cer_in", "cer_out", "cer_reduction", "wer_out", "exact_match", "broken_rate"):
+            value = metrics[key]["value"]
+            if value is not None:
+                out[f"{name}.{key}"] = float(value)
+        for kind, per_type in metrics.get("per_type", {}).items():
+            value = per_type["cer_reduction"]["value"]
+            if value is not None:
+                out[f"{name}.{kind}.cer_reduction"] = float(value)
+    return out

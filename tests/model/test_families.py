@@ -1,0 +1,214 @@
+"""Model families: sizes, shapes, the encode contract, save/load and its failure modes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, ByT5Tokenizer, T5ForConditionalGeneration
+
+from textrepair.model.families import (
+    EOS_ID,
+    MANIFEST,
+    ModelConfig,
+    ModelLoadError,
+    build_model,
+    byt5_config,
+    count_parameters,
+    decode_bytes,
+    encode,
+    load_model,
+    save_model,
+    tiny_causal_config,
+)
+
+
+@pytest.mark.parametrize(
+    ("size", "low", "high"), [("tiny", 1e5, 1e6), ("small", 3e6, 5e6), ("base", 10e6, 12e6)]
+)
+def test_byt5_presets_have_their_advertised_size(size, low, high):
+    with torch.device("meta"):  # no memory, no init: just count
+        model = T5ForConditionalGeneration(byt5_config(size))
+    assert low <= count_parameters(model) <= high
+
+
+def test_byt5_forward_shapes(tiny_byt5, byt5_config):
+    model, tokenizer = tiny_byt5
+    features = encode(byt5_config, tokenizer, "héllo wörld", "hello world")
+    ids = torch.tensor([features["input_ids"]])
+    labels = torch.tensor([features["labels"]])
+    out = model(input_ids=ids, labels=labels)
+    assert out.logits.shape == (1, labels.shape[1], 384)
+    assert torch.isfinite(out.loss)
+
+
+def test_byte_encoding_matches_the_byt5_tokenizer_and_ignores_special_strings(byt5_config):
+    tokenizer = ByT5Tokenizer()
+    text = "Repair wörds 👋"
+    assert encode(byt5_config, tokenizer, text)["input_ids"] == tokenizer(text).input_ids
+    ids = encode(byt5_config, tokenizer, "a</s>b")["input_ids"]
+    assert ids.count(EOS_ID) == 1 and ids[-1] == EOS_ID  # '</s>' in the text stays bytes
+    assert decode_bytes(ids) == "a</s>b"
+    assert decode_bytes([0xC3 + 3, EOS_ID]) is None  # a lone lead byte is not UTF-8
+
+
+def test_causal_encoding_masks_the_prompt(tiny_causal, causal_config):
+    _, tokenizer = tiny_causal
+    features = encode(causal_config, tokenizer, "helo", "hello")
+    prompt = encode(causal_config, tokenizer, "helo")["input_ids"]
+    assert features["input_ids"][: len(prompt)] == prompt
+    assert features["labels"][: len(prompt)] == [-100] * len(prompt)
+    target = features["labels"][len(prompt) :]
+    assert target[-1] == tokenizer.eos_token_id
+    assert tokenizer.decode(target[:-1]) == "hello"
+
+
+def test_causal_lora_trains_only_the_adapter(tiny_causal):
+    model, _ = tiny_causal
+    assert 0 < count_parameters(model, trainable_only=True) < count_parameters(model)
+    assert all("lora_" in n for n, p in model.named_parameters() if p.requires_grad)
+    logits = model(input_ids=torch.tensor([[5, 6, 7]])).logits
+    assert logits.shape == (1, 3, 384)
+
+
+def test_config_rejects_unknown_family_and_fields():
+    with pytest.raises(ValueError):
+        ModelConfig(family="gpt")
+    with pytest.raises(ValueError):
+        ModelConfig(colour="blue")
+    assert ModelConfig(family="causal_lora", size="small").base_model() == "smollm2"
+    assert ModelConfig(family="causal_lora", size="tiny").base_model() is None
+
+
+def _greedy(model, ids):
+    return model.generate(input_ids=torch.tensor([ids]), max_new_tokens=12, do_sample=False)
+
+
+def test_byt5_save_load_roundtrip_gives_identical_outputs(tiny_byt5, byt5_config, tmp_path):
+    model, tokenizer = tiny_byt5
+    save_model(model, tokenizer, byt5_config, tmp_path / "m")
+    manifest = json.loads((tmp_path / "m" / MANIFEST).read_text())
+    assert manifest["family"] == "byt5" and manifest["parameters"] == count_parameters(model)
+    assert (tmp_path / "m" / "model.safetensors").is_file()
+    assert not list((tmp_path / "m").glob("*.bin"))
+    loaded = load_model(tmp_path / "m")
+    assert loaded.config == byt5_config
+    ids = encode(byt5_config, tokenizer, "hello")["input_ids"]
+    assert torch.equal(_greedy(model, ids), _greedy(loaded.model, ids))
+
+
+def _logits(model, ids):
+    with torch.no_grad():
+        return model(input_ids=torch.tensor([ids])).logits
+
+
+def _perturb_lora(model):
+    for name, param in model.named_parameters():
+        if "lora_B" in name:  # LoRA starts as a no-op; make it change the outputs
+            torch.nn.init.normal_(param, std=0.5)
+    return model.eval()
+
+
+def test_causal_with_random_base_is_saved_merged(causal_config, tmp_path):
+    torch.manual_seed(0)
+    model, tokenizer = build_model(causal_config)
+    ids = encode(causal_config, tokenizer, "hello")["input_ids"]
+    before = _logits(model, ids)
+    _perturb_lora(model)
+    save_model(model, tokenizer, causal_config, tmp_path / "m")
+    assert json.loads((tmp_path / "m" / MANIFEST).read_text())["weights"] == "merged"
+    loaded = load_model(tmp_path / "m")
+    assert not torch.allclose(before, _logits(model, ids))
+    assert torch.allclose(_logits(model, ids), _logits(loaded.model, ids), atol=1e-5)
+    assert torch.equal(_greedy(model, ids), _greedy(loaded.model, ids))
+
+
+def test_causal_adapter_is_saved_compact_and_attached_to_its_base(tmp_path):
+    torch.manual_seed(0)
+    base_dir = tmp_path / "base"
+    AutoModelForCausalLM.from_config(tiny_causal_config()).save_pretrained(base_dir)
+    ByT5Tokenizer().save_pretrained(base_dir)
+    config = ModelConfig(family="causal_lora", size="small", init_from=str(base_dir))
+    model, tokenizer = build_model(config)
+    ids = encode(config, tokenizer, "hello")["input_ids"]
+    before = _logits(model, ids)
+    save_model(_perturb_lora(model), tokenizer, config, tmp_path / "m")
+    files = {p.name for p in (tmp_path / "m").iterdir()}
+    assert "adapter_model.safetensors" in files and "model.safetensors" not in files
+    assert json.loads((tmp_path / "m" / MANIFEST).read_text())["base"] == str(base_dir)
+    loaded = load_model(tmp_path / "m")
+    assert not torch.allclose(before, _logits(model, ids))
+    assert torch.allclose(_logits(model, ids), _logits(loaded.model, ids), atol=1e-5)
+    assert torch.equal(_greedy(model, ids), _greedy(loaded.model, ids))
+
+
+def test_adapter_with_missing_base_is_a_clear_error(tmp_path):
+    torch.manual_seed(0)
+    base_dir = tmp_path / "base"
+    AutoModelForCausalLM.from_config(tiny_causal_config()).save_pretrained(base_dir)
+    ByT5Tokenizer().save_pretrained(base_dir)
+    config = ModelConfig(family="causal_lora", size="small", init_from=str(base_dir))
+    save_model(*build_model(config), config, tmp_path / "m")
+    (base_dir / "model.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match="cannot load model weights"):
+        load_model(tmp_path / "m")
+
+
+# ------------------------------------------------------------------------------- failure modes
+@pytest.fixture
+def saved(tiny_byt5, byt5_config, tmp_path):
+    model, tokenizer = tiny_byt5
+    return save_model(model, tokenizer, byt5_config, tmp_path / "m")
+
+
+def test_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_model(tmp_path / "nowhere")
+
+
+def test_directory_without_manifest_is_a_clear_error(saved):
+    (saved / MANIFEST).unlink()
+    with pytest.raises(ModelLoadError, match="not a textrepair model"):
+        load_model(saved)
+
+
+def test_unreadable_manifest_is_a_clear_error(saved):
+    (saved / MANIFEST).write_text("{not json")
+    with pytest.raises(ModelLoadError, match="unreadable"):
+        load_model(saved)
+
+
+def test_missing_weights_are_a_clear_error(saved):
+    (saved / "model.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match=r"model\.safetensors is missing"):
+        load_model(saved)
+
+
+def test_pickle_weights_are_refused(saved):
+    weights = T5ForConditionalGeneration.from_pretrained(saved).state_dict()
+    (saved / "model.safetensors").unlink()
+    torch.save(weights, saved / "pytorch_model.bin")
+    with pytest.raises(ModelLoadError, match="safetensors only"):
+        load_model(saved)
+
+
+def test_truncated_weights_are_a_clear_error(saved):
+    data = (saved / "model.safetensors").read_bytes()
+    (saved / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError, match="cannot load model weights"):
+        load_model(saved)
+
+
+def test_garbage_weights_are_a_clear_error(saved):
+    (saved / "model.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelLoadError):
+        load_model(saved)
+
+
+def test_weights_of_another_model_are_a_clear_error(saved):
+    from safetensors.torch import save_file
+
+    save_file({"unrelated.weight": torch.zeros(2)}, saved / "model.safetensors")
+    with pytest.raises(ModelLoadError, match="do not fit"):
+        load_model(saved)
