@@ -10,10 +10,11 @@ export PATH := $(abspath $(BIN)):$(PATH)
 venv:
 	@bash scripts/bootstrap.sh
 
-## Main job: build bronze, silver and gold from the built-in corpora with DVC.
+## Main job: data (bronze/silver/gold), train, evaluate, register with DVC; then promote.
 run: venv
 	$(BIN)/dvc repro
 	$(BIN)/dvc push --quiet
+	$(BIN)/textrepair promote
 	$(BIN)/textrepair summary
 
 ## The test suite (unit, data, model, integration, e2e), plus lint.

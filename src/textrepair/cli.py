@@ -169,7 +169,7 @@ def data(
 
 @app.command()
 def summary(reports_dir: ReportsOption = Path("reports")) -> None:
-    """Print the data report written by the pipeline."""
+    """Print the data report and, once a model was evaluated, the evaluation table."""
     from rich.console import Console
     from rich.table import Table
 
@@ -193,6 +193,9 @@ def summary(reports_dir: ReportsOption = Path("reports")) -> None:
         table.add_row(f"mutations: {kind}", f"{value:,}")
     table.add_row("damaged characters", f"{report['damaged_char_rate']:.1%}")
     Console().print(table)
+    if (reports_dir / "evaluation.json").exists():
+        _print_evaluation(read_metrics("evaluation", reports_dir))
+        typer.echo("Per-type and per-length results: " + str(reports_dir / "evaluation.md"))
 
 
 def _status(message: str):
@@ -210,19 +213,28 @@ def train_command(
     family: Annotated[str | None, typer.Option(help="byt5 or causal_lora.")] = None,
     size: Annotated[str | None, typer.Option(help="tiny, small or base.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
-    register: Annotated[bool, typer.Option(help="Register the model as a new version.")] = True,
     params: ParamsOption = None,
-    reports_dir: ReportsOption = Path("reports"),
 ) -> None:
-    """Train on gold/train, evaluate on gold/test, log everything to MLflow and register."""
+    """Train on gold/train, validate on gold/validation; track the run in MLflow."""
     from textrepair.stages.train import run_train
 
     settings = _with_training_options(_settings(params), minutes, max_steps, family, size)
-    run = run_train(settings, resume=resume, register=register, reports_dir=reports_dir)
-    _print_evaluation(run.report)
+    run = run_train(settings, resume=resume)
     typer.echo(
-        f"MLflow run {run.run_id}; model {run.model_dir}; "
-        f"registered version {run.registered_version}"
+        f"trained {run.steps} steps (stopped by {run.stopped_by}); model {run.model_dir}; "
+        f"MLflow run {run.run_id}. Next: textrepair evaluate --trained; textrepair register"
+    )
+
+
+@app.command()
+def register(params: ParamsOption = None, reports_dir: ReportsOption = Path("reports")) -> None:
+    """Register the last trained model as a new version (a pyfunc wrapping Repairer)."""
+    from textrepair.stages.train import run_register
+
+    settings = _settings(params)
+    version = run_register(settings, reports_dir)
+    typer.echo(
+        f"registered {settings.registry.model_name} version {version}. Next: textrepair promote"
     )
 
 
@@ -320,16 +332,29 @@ def repair(
 @app.command()
 def evaluate(
     model: ModelOption = None,
+    trained: Annotated[
+        bool,
+        typer.Option("--trained", help="Evaluate the last trained model and log to its run."),
+    ] = False,
     params: ParamsOption = None,
     reports_dir: ReportsOption = Path("reports"),
 ) -> None:
     """Evaluate a model and the baselines on gold/test; write reports/evaluation.json and .md."""
-    from textrepair.stages.train import evaluate_repairer, evaluation_rows, gold_rows
+    from textrepair.stages.train import (
+        evaluate_repairer,
+        evaluation_rows,
+        gold_rows,
+        run_evaluate_trained,
+    )
 
     settings = _settings(params)
-    repairer = _load_repairer(settings, model)
-    rows = evaluation_rows(gold_rows(settings, ("test",)), settings.evaluate.max_rows_per_set)
-    _print_evaluation(evaluate_repairer(settings, repairer, rows, reports_dir))
+    if trained:
+        report = run_evaluate_trained(settings, reports_dir)
+    else:
+        repairer = _load_repairer(settings, model)
+        rows = evaluation_rows(gold_rows(settings, ("test",)), settings.evaluate.max_rows_per_set)
+        report = evaluate_repairer(settings, repairer, rows, reports_dir)
+    _print_evaluation(report)
     typer.echo(f"wrote {reports_dir / 'evaluation.json'} and {reports_dir / 'evaluation.md'}")
 
 

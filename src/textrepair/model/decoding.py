@@ -2,17 +2,19 @@
 
 A repaired window is almost its input, so the next output bytes are usually the input bytes that
 follow the spot the output has reached. Each step proposes up to k of them per row (`CopyDrafter`),
-runs ONE decoder pass over the pending tokens plus the draft, and keeps the longest draft prefix
-that equals the model's own argmax, plus the model's next token. Every kept token is the greedy
-choice given its prefix, so the output is exactly plain greedy decoding, in far fewer passes.
+runs ONE decoder pass over the last token plus the draft, and keeps the longest draft prefix that
+equals the model's own argmax, plus the model's next token. Every kept token is the greedy choice
+given its prefix, so the output is plain greedy decoding's, in fewer passes when the model copies.
 
 transformers' `prompt_lookup_num_tokens` cannot do this for T5: it searches the decoder's own
 output (for an encoder-decoder the "prompt" is the decoder prefix, not the encoder input) and runs
 only at batch size 1. This loop drafts from the encoder input and works on whole batches.
 
-Rows in a batch accept different numbers of tokens. The decoder cache keeps the common prefix of
-all rows (cropped to the shortest); each row re-feeds its committed tokens beyond that prefix, right
-padded. Causal masking keeps padding invisible to real positions, and finished rows leave the batch.
+Rows in a batch accept different numbers of tokens. After each pass the self-attention cache is
+re-packed (`_realign`): rejected draft positions are dropped and every row's entries are
+right-aligned, with masked left padding. T5 only uses relative positions, so each row sees exactly
+what it would see decoded alone. Finished rows leave the batch. (The re-packing writes the cache
+layers' `keys`/`values` tensors, transformers 5's DynamicLayer attributes.)
 """
 
 from __future__ import annotations
@@ -82,47 +84,52 @@ def copy_greedy(
     """
     eos = model.generation_config.eos_token_id
     eos = eos[0] if isinstance(eos, list) else eos
-    start = model.config.decoder_start_token_id
     pad = model.config.pad_token_id or 0
-    encoder = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask)
-    hidden, mask = encoder.last_hidden_state, attention_mask
+    device = input_ids.device
+    hidden = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask)
+    hidden, encoder_mask = hidden.last_hidden_state, attention_mask
     rows = input_ids.shape[0]
     sources = [row[m.bool()].tolist() for row, m in zip(input_ids, attention_mask, strict=True)]
     drafters = [CopyDrafter(s, max_ngram) for s in sources]
-    seqs = [[start] for _ in range(rows)]
+    seqs = [[model.config.decoder_start_token_id] for _ in range(rows)]
+    lengths = [draft_tokens] * rows  # adaptive draft length per row
     active = list(range(rows))
-    lengths = [draft_tokens] * rows
-    cache, cached = None, 0  # decoder positions held in the cache, the same for every active row
+    cache, cached = None, [0] * rows  # cached[j]: decoder positions of active row j in the cache
     stats = {"passes": 0, "drafted": 0, "accepted": 0}
     while active:
         drafts = [
             drafters[i].propose(seqs[i][1:], min(lengths[i], max_new_tokens - len(seqs[i])))
             for i in active
         ]
-        feeds = [seqs[i][cached:] + d for i, d in zip(active, drafts, strict=True)]
+        feeds = [[seqs[i][-1], *draft] for i, draft in zip(active, drafts, strict=True)]
         width = max(map(len, feeds))
-        feed = torch.tensor([f + [pad] * (width - len(f)) for f in feeds], device=input_ids.device)
+        past = cache.get_seq_length() if cache is not None else 0
+        feed = torch.tensor([f + [pad] * (width - len(f)) for f in feeds], device=device)
+        # Each row's cache is right-aligned at `past`, left padding masked: relative positions,
+        # all T5 uses, are then exactly those of the row decoded alone.
+        decoder_mask = torch.tensor(
+            [[0] * (past - n) + [1] * (n + width) for n in cached], device=device
+        )
         out = model(
             encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
-            attention_mask=mask,
+            attention_mask=encoder_mask,
             decoder_input_ids=feed,
+            decoder_attention_mask=decoder_mask,
             past_key_values=cache,
             use_cache=True,
-            cache_position=torch.arange(cached, cached + width, device=input_ids.device),
         )
         cache = out.past_key_values
         best = out.logits.argmax(-1).tolist()
         stats["passes"] += 1
-        keep, valid = [], []
+        keep, grown = [], []
         for j, (i, draft) in enumerate(zip(active, drafts, strict=True)):
-            at = len(seqs[i]) - 1 - cached  # feed index whose logits predict the next token
             accepted = 0
-            while accepted < len(draft) and best[j][at + accepted] == draft[accepted]:
+            while accepted < len(draft) and best[j][accepted] == draft[accepted]:
                 accepted += 1
-            new = [*draft[:accepted], best[j][at + accepted]]
+            new = [*draft[:accepted], best[j][accepted]]
             stats["drafted"] += len(draft)
             stats["accepted"] += accepted
-            # Adaptive draft length: grow while drafts are kept, shrink when the model diverges.
+            # Grow the draft while it is kept, shrink it where the model diverges from the input.
             full = accepted == len(draft)
             lengths[i] = min(draft_tokens, 2 * lengths[i]) if full else max(1, accepted + 1)
             drafters[i].advance(len(new))
@@ -131,15 +138,33 @@ def copy_greedy(
             seqs[i].extend(new[: max_new_tokens + 1 - len(seqs[i])])
             if seqs[i][-1] != eos and len(seqs[i]) <= max_new_tokens:
                 keep.append(j)
-                valid.append(len(seqs[i]) - 1)  # all but the newest token are in the cache
-        if len(keep) < len(active):
-            if not keep:
-                break
-            index = torch.tensor(keep, device=input_ids.device)
+                grown.append(1 + accepted)  # cached now: the fed token and the kept drafts
+        if not keep:
+            break
+        if len(keep) < len(active):  # finished rows leave the batch
+            index = torch.tensor(keep, device=device)
             cache.batch_select_indices(index)
-            hidden, mask = hidden[index], mask[index]
-            active = [active[j] for j in keep]
-        new_cached = min(valid)
-        cache.crop(new_cached - cache.get_seq_length())
-        cached = new_cached
+            hidden, encoder_mask = hidden[index], encoder_mask[index]
+            active, cached = [active[j] for j in keep], [cached[j] for j in keep]
+        cached = _realign(cache.self_attention_cache, past, cached, grown)
     return [s[1:] for s in seqs], stats
+
+
+def _realign(cache: Any, past: int, cached: list[int], grown: list[int]) -> list[int]:
+    """Drop rejected draft positions and right-align every row's entries again.
+
+    Row j held `cached[j]` entries ending at `past`; its next `grown[j]` entries were kept.
+    """
+    total = [n + g for n, g in zip(cached, grown, strict=True)]
+    length = max(total)
+    offsets = torch.arange(length).unsqueeze(0)  # (1, length)
+    first = torch.tensor([past - n for n in cached]).unsqueeze(1)  # where row j's entries start
+    shift = torch.tensor([length - t for t in total]).unsqueeze(1)  # left padding after
+    index = (first + offsets - shift).clamp(min=0)  # padding slots read slot 0: masked anyway
+    for layer in cache.layers:
+        gather = index.to(layer.keys.device)[:, None, :, None].expand(
+            -1, layer.keys.shape[1], -1, layer.keys.shape[3]
+        )
+        layer.keys = layer.keys.gather(2, gather)
+        layer.values = layer.values.gather(2, gather)
+    return total

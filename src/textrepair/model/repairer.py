@@ -186,6 +186,8 @@ class Repairer:
         if family == "causal_lora":
             tokenizer.padding_side = "left"  # generation continues from the right edge
         self.device = getattr(model, "device", torch.device("cpu"))
+        # Counters: windows decoded, degenerate ones replaced, tokens generated; copy-aware byte-T5
+        # also counts decoder passes and drafted/accepted tokens.
         self.stats = {"windows": 0, "fallbacks": 0, "generated_tokens": 0}
 
     @classmethod
@@ -239,9 +241,11 @@ class Repairer:
         input_ids, mask = _pad(ids, PAD_ID, left=False, device=self.device)
         budget = self._budget(max(map(len, ids)))
         if self.copy_aware and self.num_beams == 1:
-            rows, _ = copy_greedy(
+            rows, counts = copy_greedy(
                 self.model, input_ids, mask, budget, draft_tokens=self.draft_tokens
             )
+            for key, value in counts.items():
+                self.stats[key] = self.stats.get(key, 0) + value
         else:
             output = self.model.generate(
                 input_ids=input_ids,

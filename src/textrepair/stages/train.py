@@ -7,8 +7,9 @@ as a pyfunc wrapping Repairer.
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,29 @@ from textrepair.reports import REPORTS_DIR
 log = logging.getLogger(__name__)
 
 
+RUN_FILE = "run.json"
+
+
 @dataclass
 class TrainRun:
+    """What the train stage hands to evaluate and register (artifacts/train/run.json)."""
+
     run_id: str
-    model_dir: Path
-    report: dict[str, Any]
-    registered_version: str | None
+    model_dir: str
+    steps: int
+    stopped_by: str
+
+    def save(self, output_dir: Path) -> Path:
+        path = output_dir / RUN_FILE
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, output_dir: Path) -> TrainRun:
+        path = output_dir / RUN_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: run `textrepair train` first")
+        return cls(**json.loads(path.read_text()))
 
 
 def gold_rows(settings: Settings, splits: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -105,25 +123,19 @@ def _eval_config(settings: Settings) -> Any:
     )
 
 
-def run_train(
-    settings: Settings,
-    *,
-    resume: bool = False,
-    register: bool = True,
-    reports_dir: Path = REPORTS_DIR,
-) -> TrainRun:
+def run_train(settings: Settings, *, resume: bool = False) -> TrainRun:
+    """Train on gold/train (validating on gold/validation) inside a new MLflow run."""
     import mlflow
 
     from textrepair.evaluation import plot_training_curves
-    from textrepair.model.pyfunc import log_repairer
-    from textrepair.model.repairer import Repairer
     from textrepair.model.train import train
     from textrepair.tracking import configure_mlflow, data_version, git_commit
 
-    rows = gold_rows(settings, ("train", "validation", "test"))
+    rows = gold_rows(settings, ("train", "validation"))
     profile = settings.gold.profile
     train_pairs = training_pairs(rows, "train", profile)
     validation_pairs = training_pairs(rows, "validation", profile)
+    output_dir = Path(settings.train_output_dir)
     configure_mlflow(settings.mlflow)
     model_config, train_config = settings.model, settings.train
     with mlflow.start_run(run_name=f"{model_config.family}-{model_config.size}") as run:
@@ -143,7 +155,7 @@ def run_train(
             train_config,
             train_pairs,
             validation_pairs,
-            Path(settings.train_output_dir),
+            output_dir,
             resume=resume,
             report_to=["mlflow"],
         )
@@ -151,21 +163,49 @@ def run_train(
             {"train_seconds": result.train_seconds, "train_steps": float(result.steps)}
         )
         mlflow.set_tag("stopped_by", result.stopped_by)
-        report = evaluate_repairer(
-            settings,
-            Repairer.load(result.model_dir),
-            evaluation_rows(rows, settings.evaluate.max_rows_per_set),
-            reports_dir,
-        )
+        curves = plot_training_curves(result.log_history, output_dir / "training_curves.png")
+        mlflow.log_artifact(str(curves), artifact_path="evaluation")
+    trained = TrainRun(run.info.run_id, str(result.model_dir), result.steps, result.stopped_by)
+    trained.save(output_dir)
+    return trained
+
+
+def run_evaluate_trained(settings: Settings, reports_dir: Path = REPORTS_DIR) -> dict[str, Any]:
+    """Evaluate the last trained model and log the report to its MLflow run."""
+    import mlflow
+
+    from textrepair.model.repairer import Repairer
+    from textrepair.tracking import configure_mlflow
+
+    trained = TrainRun.load(Path(settings.train_output_dir))
+    rows = evaluation_rows(gold_rows(settings, ("test",)), settings.evaluate.max_rows_per_set)
+    report = evaluate_repairer(settings, Repairer.load(trained.model_dir), rows, reports_dir)
+    configure_mlflow(settings.mlflow)
+    with mlflow.start_run(run_id=trained.run_id):
         mlflow.log_metrics(_final_metrics(report))
-        plot_training_curves(result.log_history, reports_dir / "training_curves.png")
-        for name in ("evaluation.json", "evaluation.md", "cer_by_type.png", "training_curves.png"):
+        for name in ("evaluation.json", "evaluation.md", "cer_by_type.png"):
             mlflow.log_artifact(str(reports_dir / name), artifact_path="evaluation")
-        info = log_repairer(result.model_dir, settings.registry.model_name if register else None)
-        version = getattr(info, "registered_model_version", None)
-    log.info("run %s logged; registered version %s", run.info.run_id, version)
-    registered = None if version is None else str(version)
-    return TrainRun(run.info.run_id, result.model_dir, report, registered)
+    return report
+
+
+def run_register(settings: Settings, reports_dir: Path = REPORTS_DIR) -> str:
+    """Log the last trained model as a pyfunc in its run and register a new version."""
+    import mlflow
+
+    from textrepair.model.pyfunc import log_repairer
+    from textrepair.reports import write_metrics
+    from textrepair.tracking import configure_mlflow
+
+    trained = TrainRun.load(Path(settings.train_output_dir))
+    configure_mlflow(settings.mlflow)
+    with mlflow.start_run(run_id=trained.run_id):
+        info = log_repairer(Path(trained.model_dir), settings.registry.model_name)
+    version = str(info.registered_model_version)
+    write_metrics("register", {"run_id": trained.run_id, "version": version}, reports_dir)
+    log.info(
+        "run %s registered as %s version %s", trained.run_id, settings.registry.model_name, version
+    )
+    return version
 
 
 def _flat(prefix: str, values: dict[str, Any]) -> dict[str, Any]:

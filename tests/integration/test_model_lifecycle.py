@@ -1,0 +1,143 @@
+"""train → evaluate → register → promote → repair through the CLI, on a tiny gold table.
+
+A tiny random byte-T5 trains for a few steps; MLflow uses a temporary sqlite store. What is
+checked is the wiring (runs, reports, registry aliases and tags, CLI output), not model quality.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pyarrow as pa
+import pytest
+import yaml
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from textrepair import tables
+from textrepair.cli import app
+from textrepair.config import Settings, read_params
+from textrepair.stages.corrupt import GOLD_SCHEMA, corrupt_rows
+
+pytestmark = pytest.mark.slow
+REPO_PARAMS = Path(__file__).parents[2] / "params.yaml"
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "seven",
+    "wizards",
+    "vex",
+    "chumps",
+]
+
+
+def _params(tmp: Path) -> dict:
+    params = read_params(REPO_PARAMS)
+    params["storage"] = {"root": str(tmp / "lake")}
+    params["gold"].update(validation_fraction=0.2, test_fraction=0.3)
+    params["model"].update(family="byt5", size="tiny")
+    params["train"].update(max_steps=4, eval_steps=2, batch_size=8, eval_rows=8, epochs=1)
+    params["train_output_dir"] = str(tmp / "train")
+    params["evaluate"].update(max_rows_per_set=6, n_resamples=20, batch_size=8)
+    params["mlflow"] = {
+        "tracking_uri": f"sqlite:///{tmp}/mlflow.db",
+        "artifact_root": str(tmp / "mlartifacts"),
+        "experiment": "lifecycle-test",
+    }
+    # The tiny model's quality is not the point here: accept any broken rate.
+    params["registry"].update(max_broken_rate=1.0)
+    return params
+
+
+def _write_gold(settings: Settings) -> None:
+    silver = [
+        {"window_id": f"w{i:03d}", "text": " ".join(WORDS[(i + j) % len(WORDS)] for j in range(8))}
+        for i in range(60)
+    ]
+    rows = corrupt_rows(silver, settings)
+    tables.write_arrow(pa.Table.from_pylist(rows, schema=GOLD_SCHEMA), settings.lake_path("gold"))
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    params = _params(tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    _write_gold(Settings(**params))
+    yield tmp_path
+    mlflow.set_tracking_uri(None)
+
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(app, [*args, "--params", "params.yaml"])
+    assert result.exit_code == 0, f"{args}: {result.output}\n{result.exception!r}"
+    return result.stdout  # logs and progress bars go to stderr
+
+
+def test_train_evaluate_register_promote_repair(project: Path):
+    out = _cli("train")
+    assert "trained 4 steps" in out and "step budget" in out
+    run = json.loads((project / "train" / "run.json").read_text())
+    assert (Path(run["model_dir"]) / "model.safetensors").exists()
+
+    out = _cli("evaluate", "--trained")
+    report = json.loads((project / "reports" / "evaluation.json").read_text())
+    assert set(report) == {"model", "baselines"}
+    assert set(report["baselines"]) == {"identity", "symspell"}
+    assert report["baselines"]["identity"]["cer_reduction"]["value"] == pytest.approx(0.0)
+    assert set(report["model"]["per_type"]) == {
+        "deletion",
+        "substitution",
+        "insertion",
+        "duplication",
+        "reversal",
+    }
+    assert "symspell" in out
+
+    client = MlflowClient()
+    logged = client.get_run(run["run_id"])
+    assert logged.data.tags["model.family"] == "byt5"
+    assert "git_commit" in logged.data.tags and "data_version" in logged.data.tags
+    assert "model.cer_out" in logged.data.metrics
+    assert "train.learning_rate" in logged.data.params
+    history = client.get_metric_history(run["run_id"], "eval_loss")
+    assert len(history) >= 2  # per-step metrics from the Trainer
+
+    assert "version 1" in _cli("register")
+    assert "version 1 promoted" in _cli("promote")
+    champion = client.get_model_version_by_alias("textrepair", "champion")
+    assert str(champion.version) == "1"
+
+    # The same model registered again cannot beat itself by the margin.
+    assert "version 2" in _cli("register")
+    assert "version 2 not promoted" in _cli("promote")
+    tags = client.get_model_version("textrepair", "2").tags
+    assert tags["promotion.decision"] == "rejected"
+    assert tags["promotion.champion_version"] == "1"
+
+    lines = ["Teh quick brwon fox.", "", "jumps over the the lazy dog"]
+    (project / "input.txt").write_text("\n".join(lines) + "\n")
+    out = _cli("repair", "--file", "input.txt")
+    assert len(out.splitlines()) == len(lines)
+    assert out.splitlines()[1] == ""  # empty lines pass through
+
+    single = _cli("repair", "Teh quick brwon fox.")
+    assert len(single.splitlines()) == 1
+
+
+def test_repair_with_a_missing_model_is_a_clear_error(project: Path):
+    result = CliRunner().invoke(
+        app, ["repair", "some text", "--model", "no/such/dir", "--params", "params.yaml"]
+    )
+    assert result.exit_code == 2
+    assert "cannot load model no/such/dir" in result.output
