@@ -7,8 +7,8 @@ decoding. Both give exactly the greedy output, which this script asserts before 
 Without --model it trains a byte-T5 from scratch for --train-seconds on KJV verses damaged by the
 `default` mutation profile, so the model copies most bytes like a real repair model does.
 
-    .venv/bin/python benchmarks/decoding_speed.py [--model PATH] [--train-seconds 120]
-        [--size small] [--sentences 64] [--batch-size 16] [--threads 2] [--save PATH]
+    .venv/bin/python benchmarks/decoding_speed.py [--model PATH] [--train-seconds 240]
+        [--size tiny] [--sentences 64] [--batch-size 16] [--threads 1] [--save PATH]
 
 Prints sentences/s and generated tokens/s for both decoders and their ratio, and writes
 benchmarks/results/decoding_speed.json.
@@ -62,12 +62,12 @@ def train(config: ModelConfig, pairs: list[tuple[str, str]], seconds: float, see
     """Plain AdamW loop on the repair task until the time budget runs out."""
     torch.manual_seed(seed)
     model, tokenizer = build_model(config)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     rng = random.Random(seed)
     model.train()
     start, step, loss = time.perf_counter(), 0, float("nan")
     while time.perf_counter() - start < seconds:
-        batch = [encode(config, tokenizer, c, t) for c, t in rng.sample(pairs, 32)]
+        batch = [encode(config, tokenizer, c, t) for c, t in rng.sample(pairs, 16)]
         width_in = max(len(f["input_ids"]) for f in batch)
         width_out = max(len(f["labels"]) for f in batch)
         ids = torch.tensor([f["input_ids"] + [0] * (width_in - len(f["input_ids"])) for f in batch])
@@ -76,15 +76,18 @@ def train(config: ModelConfig, pairs: list[tuple[str, str]], seconds: float, see
         )
         warmup = min(1.0, (step + 1) / 50)
         for group in optimiser.param_groups:
-            group["lr"] = 2e-3 * warmup
+            group["lr"] = 3e-3 * warmup
         out = model(input_ids=ids, attention_mask=(ids != 0).long(), labels=labels)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
         optimiser.zero_grad()
         step, loss = step + 1, out.loss.item()
-        if step % 100 == 0:
-            print(f"  step {step:5d}  loss {loss:.3f}  {time.perf_counter() - start:5.0f}s")
+        if step % 200 == 0:
+            print(
+                f"  step {step:5d}  loss {loss:.3f}  {time.perf_counter() - start:5.0f}s",
+                flush=True,
+            )
     print(f"trained {step} steps in {seconds:.0f}s, last loss {loss:.3f}")
     return model.eval(), tokenizer, {"steps": step, "loss": loss}
 
@@ -100,19 +103,23 @@ def timed(repairer: Repairer, texts: list[str]) -> tuple[list[str], float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, help="a saved model directory (skips training)")
-    parser.add_argument("--train-seconds", type=float, default=120)
-    parser.add_argument("--size", default="small", choices=["tiny", "small", "base"])
-    parser.add_argument("--train-max-bytes", type=int, default=96)
+    parser.add_argument("--train-seconds", type=float, default=240)
+    parser.add_argument("--size", default="tiny", choices=["tiny", "small", "base"])
+    parser.add_argument("--train-max-bytes", type=int, default=64)
+    parser.add_argument(
+        "--window-bytes", type=int, help="Repairer window size (default: the training size, or 192)"
+    )
     parser.add_argument("--sentences", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--draft-tokens", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", type=Path, help="save the trained model here for --model reuse")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     train_pairs, test_pairs = kjv_pairs(192, args.seed)
+    window_bytes = args.window_bytes or (192 if args.model else args.train_max_bytes)
     if args.model:
         model, tokenizer, config = load_model(args.model)
         training = {"model": str(args.model)}
@@ -135,6 +142,7 @@ def main() -> None:
             batch_size=batch,
             copy_aware=copy_aware,
             draft_tokens=args.draft_tokens,
+            max_window_bytes=window_bytes,
         )
 
     repairer(True).repair(texts[:2])  # warm-up
@@ -165,7 +173,12 @@ def main() -> None:
         "training": training,
         "sentences": len(texts),
         "generated_tokens": tokens,
+        "window_bytes": window_bytes,
+        "windows": fast.stats["windows"],
         "fallback_windows": fast.stats["fallbacks"],
+        "decoder_passes": fast.stats.get("passes"),
+        "drafted_tokens": fast.stats.get("drafted"),
+        "accepted_tokens": fast.stats.get("accepted"),
         "outputs_equal_inputs": unchanged,
         "outputs_equal_clean": exact,
         "speedup": plain_s / copy_s,

@@ -1,4 +1,4 @@
-"""`dvc repro` end to end in a throwaway copy of the project, on a tiny corpus.
+"""`dvc repro corrupt` (the data stages) end to end in a throwaway copy of the project.
 
 Checks the promises of dvc.yaml: a first repro builds bronze, silver and gold; a second does
 nothing; changing a mutation profile reruns only `corrupt`; a new landing file reruns ingest.
@@ -56,7 +56,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_repro_builds_then_skips_then_reruns_only_what_changed(project: Path):
-    first = _run([sys.executable, "-m", "dvc", "repro"], project)
+    first = _run([sys.executable, "-m", "dvc", "repro", "corrupt"], project)
     for stage in ("ingest", "clean", "corrupt"):
         assert f"Running stage '{stage}'" in first
     gold = tables.read_arrow(str(project / "data" / "lake" / "gold"))
@@ -64,14 +64,14 @@ def test_repro_builds_then_skips_then_reruns_only_what_changed(project: Path):
     assert (project / "reports" / "data.json").exists()
     assert (project / "reports" / "data.png").stat().st_size > 0
 
-    second = _run([sys.executable, "-m", "dvc", "repro"], project)
+    second = _run([sys.executable, "-m", "dvc", "repro", "corrupt"], project)
     assert "Running stage" not in second
     assert "Data and pipelines are up to date" in second
 
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["mutation_profiles"]["default"]["deletion"]["rate"] = 3.0
     (project / "params.yaml").write_text(yaml.safe_dump(params))
-    third = _run([sys.executable, "-m", "dvc", "repro"], project)
+    third = _run([sys.executable, "-m", "dvc", "repro", "corrupt"], project)
     assert "Running stage 'corrupt'" in third
     assert "Running stage 'ingest'" not in third
     assert "Running stage 'clean'" not in third
