@@ -17,8 +17,8 @@ _BLANK_LINES = re.compile(r"\n\s*\n")
 # Heading underlines and rules (****, ====, ----) carry no text to repair.
 _RULE_LINE = re.compile(r"^([^\w\s])\1{2,}$")
 # A sentence ends at . ! ? or ; followed by space, optionally after a closing quote or bracket.
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?;])|(?<=[.!?;][\"')\]]))\s+")
-_CLAUSE_END = re.compile(r"(?<=[,:])\s+")
+SENTENCE_END = re.compile(r"(?:(?<=[.!?;])|(?<=[.!?;][\"')\]]))\s+")
+CLAUSE_END = re.compile(r"(?<=[,:])\s+")
 
 
 def normalise(text: str, form: str = "NFC") -> str:
@@ -39,7 +39,7 @@ def paragraphs(text: str) -> list[str]:
 
 
 def sentences(paragraph: str) -> list[str]:
-    return [s for s in _SENTENCE_END.split(paragraph) if s]
+    return [s for s in SENTENCE_END.split(paragraph) if s]
 
 
 def windows(text: str, max_bytes: int) -> list[str]:
@@ -56,7 +56,7 @@ def _pieces(paragraph: str, max_bytes: int) -> Iterator[str]:
         if _size(sentence) <= max_bytes:
             yield sentence
             continue
-        for clause_run in _pack(_CLAUSE_END.split(sentence), max_bytes):
+        for clause_run in _pack(CLAUSE_END.split(sentence), max_bytes):
             if _size(clause_run) <= max_bytes:
                 yield clause_run
                 continue

@@ -33,13 +33,12 @@ from textrepair.model.families import (
     load_model,
     utf8,
 )
+from textrepair.segment import CLAUSE_END, SENTENCE_END
 
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 # A line's content: non-space runs joined by horizontal whitespace.
 _LINE = re.compile(rf"\S+(?:[^\S{_LINE_BREAKS}]+\S+)*")
 _SPACE = re.compile(r"\s+")
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?;])|(?<=[.!?;][\"')\]]))\s+")
-_CLAUSE_END = re.compile(r"(?<=[,:])\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +106,7 @@ def _cut_line(line: str, max_bytes: int) -> list[tuple[str, bool]]:
 def _best_cut(head: str, fit: int, max_bytes: int) -> int | None:
     """Where to end a window in `head`: a sentence end, else a clause end (either only if the
     window stays at least half full), else the last space; None if there is no space at all."""
-    for pattern in (_SENTENCE_END, _CLAUSE_END, _SPACE):
+    for pattern in (SENTENCE_END, CLAUSE_END, _SPACE):
         ends = [m.start() for m in pattern.finditer(head) if 0 < m.start() <= fit]
         if ends and (pattern is _SPACE or len(utf8(head[: ends[-1]])) >= max_bytes // 2):
             return ends[-1]
