@@ -368,7 +368,7 @@ def promote(
     """Make a version @challenger; it becomes @champion only if it measurably wins."""
     from mlflow import MlflowClient
 
-    from textrepair.registry import RegistryError
+    from textrepair.registry import AlreadyChampionError, RegistryError
     from textrepair.registry import promote as promote_version
     from textrepair.stages.train import version_scorer
     from textrepair.tracking import configure_mlflow
@@ -379,6 +379,9 @@ def promote(
         decision = promote_version(
             MlflowClient(), settings.registry, version_scorer(settings), version
         )
+    except AlreadyChampionError as error:  # a rerun of the main command: nothing new to promote
+        typer.echo(f"{error}: nothing to do")
+        return
     except RegistryError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error

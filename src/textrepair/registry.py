@@ -32,6 +32,10 @@ class RegistryError(RuntimeError):
     """A registry operation cannot be done (no such version, nothing to roll back to...)."""
 
 
+class AlreadyChampionError(RegistryError):
+    """The version to promote already is the champion: nothing to decide."""
+
+
 @dataclass
 class Decision:
     challenger: str
@@ -91,7 +95,7 @@ def promote(
     client.set_registered_model_alias(name, CHALLENGER, version)
     champion = alias_version(client, name, CHAMPION)
     if champion == version:
-        raise RegistryError(f"version {version} is already @{CHAMPION}")
+        raise AlreadyChampionError(f"version {version} is already @{CHAMPION}")
     challenger_scores = score(version)
     champion_scores = score(champion) if champion else None
     promoted, reason = decide(challenger_scores, champion_scores, config)

@@ -115,6 +115,7 @@ def test_train_evaluate_register_promote_repair(project: Path):
 
     assert "version 1" in _cli("register")
     assert "version 1 promoted" in _cli("promote")
+    assert "already @champion: nothing to do" in _cli("promote")  # a rerun changes nothing
     champion = client.get_model_version_by_alias("textrepair", "champion")
     assert str(champion.version) == "1"
 
