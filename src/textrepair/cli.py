@@ -227,6 +227,31 @@ def train_command(
 
 
 @app.command()
+def tune(
+    trials: Annotated[
+        int | None, typer.Option(help="Number of trials (default: tune.n_trials).")
+    ] = None,
+    trial_minutes: Annotated[
+        float | None, typer.Option(help="Budget of each trial (default: tune.trial_minutes).")
+    ] = None,
+    params: ParamsOption = None,
+    reports_dir: ReportsOption = Path("reports"),
+) -> None:
+    """Optuna search with small budgets; each trial is a nested MLflow run."""
+    from textrepair.stages.tune import run_tune
+
+    settings = _settings(params)
+    updates = {"n_trials": trials, "trial_minutes": trial_minutes}
+    config = settings.tune.model_copy(update={k: v for k, v in updates.items() if v is not None})
+    result = run_tune(settings, config, reports_dir)
+    typer.echo(
+        f"best eval loss {result.best_value:.4f} with {result.best_params} "
+        f"(trial {result.best_trial}); MLflow parent run {result.parent_run_id}; "
+        f"details in {reports_dir / 'tune.json'}"
+    )
+
+
+@app.command()
 def register(params: ParamsOption = None, reports_dir: ReportsOption = Path("reports")) -> None:
     """Register the last trained model as a new version (a pyfunc wrapping Repairer)."""
     from textrepair.stages.train import run_register

@@ -150,6 +150,54 @@ class EvaluateConfig(_Strict):
     batch_size: int = Field(32, ge=1, description="Windows per model call.")
 
 
+class _Range(_Strict):
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Range:
+        if self.low > self.high:
+            raise ValueError(f"range low {self.low} is above high {self.high}")
+        return self
+
+
+class Byt5Space(_Strict):
+    """What a byt5 trial samples. size and dropout only matter when training from scratch."""
+
+    learning_rate: _Range = _Range(low=1e-4, high=3e-3)
+    batch_size: list[int] = Field(default_factory=lambda: [8, 16, 32], min_length=1)
+    dropout: _Range = _Range(low=0.0, high=0.2)
+    size: list[Size] = Field(default_factory=lambda: ["tiny", "small"], min_length=1)
+
+
+class CausalLoraSpace(_Strict):
+    """What a causal_lora trial samples."""
+
+    learning_rate: _Range = _Range(low=5e-5, high=1e-3)
+    lora_r: list[int] = Field(default_factory=lambda: [4, 8, 16], min_length=1)
+
+
+class TuneConfig(_Strict):
+    """Tuning knobs (future params.yaml section `tune`)."""
+
+    n_trials: int = Field(8, ge=1)
+    trial_minutes: float = Field(2.0, gt=0, description="Wall-clock budget of each trial.")
+    trial_max_steps: int = Field(0, ge=0, description="Step budget of each trial; 0: none.")
+    seed: int = Field(1234, description="Seed of the TPE sampler.")
+    startup_trials: int = Field(
+        3, ge=1, description="Random trials before TPE models the results (Optuna's default is 10)."
+    )
+    byt5: Byt5Space = Byt5Space()
+    causal_lora: CausalLoraSpace = CausalLoraSpace()
+
+    @model_validator(mode="after")
+    def _positive_learning_rates(self) -> TuneConfig:
+        # Learning rates are sampled on a log scale: zero is not allowed.
+        if min(self.byt5.learning_rate.low, self.causal_lora.learning_rate.low) <= 0:
+            raise ValueError("learning_rate ranges must be above 0 (log-uniform)")
+        return self
+
+
 class MlflowConfig(_Strict):
     tracking_uri: str = Field(
         "sqlite:///mlflow.db", description="Any MLflow tracking URI (http://..., databricks, ...)."
@@ -188,6 +236,7 @@ class Settings(BaseSettings):
     train: TrainConfig = TrainConfig()
     train_output_dir: str = Field("artifacts/train", description="Checkpoints and the model.")
     evaluate: EvaluateConfig = EvaluateConfig()
+    tune: TuneConfig = TuneConfig()
     mlflow: MlflowConfig = MlflowConfig()
     registry: RegistryConfig = RegistryConfig()
 
