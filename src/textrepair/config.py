@@ -203,7 +203,8 @@ class MlflowConfig(_Strict):
         "sqlite:///mlflow.db", description="Any MLflow tracking URI (http://..., databricks, ...)."
     )
     artifact_root: str = Field(
-        "mlartifacts", description="Artifact location for new experiments (path or URI)."
+        "mlartifacts",
+        description="Artifact location of new experiments (path or URI); '' lets the server pick.",
     )
     experiment: str = "textrepair"
 

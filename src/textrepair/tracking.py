@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from urllib.parse import urlparse
 
 import yaml
 
@@ -21,16 +22,16 @@ def configure_mlflow(config: MlflowConfig) -> str:
     if experiment is not None:
         experiment_id = experiment.experiment_id
     else:
-        experiment_id = mlflow.create_experiment(
-            config.experiment, artifact_location=_artifact_uri(config.artifact_root)
-        )
+        location = _artifact_uri(config.artifact_root) if config.artifact_root else None
+        experiment_id = mlflow.create_experiment(config.experiment, artifact_location=location)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 
 
 def _artifact_uri(root: str) -> str:
-    # A bare relative path would resolve against the server's cwd, not ours.
-    return root if "://" in root else Path(root).resolve().as_uri()
+    # Any scheme is a URI (mlflow-artifacts:/x has no "//"); a one-letter scheme is a Windows
+    # drive. A bare relative path would resolve against the server's cwd, not ours.
+    return root if len(urlparse(root).scheme) > 1 else Path(root).resolve().as_uri()
 
 
 def git_commit(repo: Path = Path()) -> str:
