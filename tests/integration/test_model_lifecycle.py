@@ -10,70 +10,32 @@ import json
 from pathlib import Path
 
 import mlflow
-import pyarrow as pa
 import pytest
 import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from textrepair import tables
 from textrepair.cli import app
-from textrepair.config import Settings, read_params
-from textrepair.stages.corrupt import GOLD_SCHEMA, corrupt_rows
+from textrepair.config import Settings
 
 pytestmark = pytest.mark.slow
-REPO_PARAMS = Path(__file__).parents[2] / "params.yaml"
-WORDS = [
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "a",
-    "lazy",
-    "dog",
-    "while",
-    "seven",
-    "wizards",
-    "vex",
-    "chumps",
-]
 
 
-def _params(tmp: Path) -> dict:
-    params = read_params(REPO_PARAMS)
-    params["storage"] = {"root": str(tmp / "lake")}
-    params["gold"].update(validation_fraction=0.2, test_fraction=0.3)
-    params["model"].update(family="byt5", size="tiny")
-    params["train"].update(max_steps=4, eval_steps=2, batch_size=8, eval_rows=8, epochs=1)
-    params["train_output_dir"] = str(tmp / "train")
+def _params(tmp: Path, tiny_params) -> dict:
+    params = tiny_params(tmp, "lifecycle-test")
+    params["train"].update(max_steps=4, eval_steps=2)
     params["evaluate"].update(max_rows_per_set=6, n_resamples=20, batch_size=8)
-    params["mlflow"] = {
-        "tracking_uri": f"sqlite:///{tmp}/mlflow.db",
-        "artifact_root": str(tmp / "mlartifacts"),
-        "experiment": "lifecycle-test",
-    }
     # The tiny model's quality is not the point here: accept any broken rate.
     params["registry"].update(max_broken_rate=1.0)
     return params
 
 
-def _write_gold(settings: Settings) -> None:
-    silver = [
-        {"window_id": f"w{i:03d}", "text": " ".join(WORDS[(i + j) % len(WORDS)] for j in range(8))}
-        for i in range(60)
-    ]
-    rows = corrupt_rows(silver, settings)
-    tables.write_arrow(pa.Table.from_pylist(rows, schema=GOLD_SCHEMA), settings.lake_path("gold"))
-
-
 @pytest.fixture
-def project(tmp_path, monkeypatch):
+def project(tmp_path, monkeypatch, tiny_params, write_tiny_gold):
     monkeypatch.chdir(tmp_path)
-    params = _params(tmp_path)
+    params = _params(tmp_path, tiny_params)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    _write_gold(Settings(**params))
+    write_tiny_gold(Settings(**params), 60)
     yield tmp_path
     mlflow.set_tracking_uri(None)
 

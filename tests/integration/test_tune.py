@@ -11,66 +11,24 @@ import tempfile
 from pathlib import Path
 
 import mlflow
-import pyarrow as pa
 import pytest
 
-from textrepair import tables
-from textrepair.config import Byt5Space, Settings, TuneConfig, read_params
-from textrepair.stages.corrupt import GOLD_SCHEMA, corrupt_rows
+from textrepair.config import Byt5Space, Settings, TuneConfig
 from textrepair.stages.tune import TRIAL_DIR_PREFIX, run_tune
 
 pytestmark = pytest.mark.slow
-REPO_PARAMS = Path(__file__).parents[2] / "params.yaml"
-WORDS = [
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "a",
-    "lazy",
-    "dog",
-    "while",
-    "seven",
-    "wizards",
-    "vex",
-    "chumps",
-]
-
-
-def _settings(tmp: Path) -> Settings:
-    params = read_params(REPO_PARAMS)
-    params["storage"] = {"root": str(tmp / "lake")}
-    params["gold"].update(validation_fraction=0.2, test_fraction=0.3)
-    params["model"].update(family="byt5", size="tiny", init_from=None)
-    params["train"].update(eval_steps=200, batch_size=8, eval_rows=8, epochs=1, threads=1)
-    params["train_output_dir"] = str(tmp / "train")
-    params["mlflow"] = {
-        "tracking_uri": f"sqlite:///{tmp}/mlflow.db",
-        "artifact_root": str(tmp / "mlartifacts"),
-        "experiment": "tune-test",
-    }
-    return Settings(**params)
-
-
-def _write_gold(settings: Settings) -> None:
-    silver = [
-        {"window_id": f"w{i:03d}", "text": " ".join(WORDS[(i + j) % len(WORDS)] for j in range(8))}
-        for i in range(40)
-    ]
-    rows = corrupt_rows(silver, settings)
-    tables.write_arrow(pa.Table.from_pylist(rows, schema=GOLD_SCHEMA), settings.lake_path("gold"))
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch):
+def settings(tmp_path, monkeypatch, tiny_params, write_tiny_gold):
     monkeypatch.chdir(tmp_path)
     # Trial output dirs go under tmp_path, so the test can see they are cleaned up.
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    settings = _settings(tmp_path)
-    _write_gold(settings)
+    params = tiny_params(tmp_path, "tune-test")
+    params["train"].update(eval_steps=200, threads=1)
+    settings = Settings(**params)
+    write_tiny_gold(settings, 40)
     yield settings
     mlflow.set_tracking_uri(None)
 
