@@ -108,6 +108,8 @@ def train(
         output_dir=str(output_dir / "checkpoints"),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
+        # Windows of similar length together: far less padding, the same examples per epoch.
+        train_sampling_strategy="group_by_length",
         learning_rate=config.learning_rate,
         warmup_steps=math.ceil(config.warmup_ratio * _planned_steps(config, len(train_set))),
         weight_decay=config.weight_decay,
