@@ -213,13 +213,25 @@ def train_command(
     family: Annotated[str | None, typer.Option(help="byt5 or causal_lora.")] = None,
     size: Annotated[str | None, typer.Option(help="tiny, small or base.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
+    from_scratch: Annotated[
+        bool,
+        typer.Option(help="Train even when train.release names a release model to adopt."),
+    ] = False,
     params: ParamsOption = None,
 ) -> None:
-    """Train on gold/train, validate on gold/validation; track the run in MLflow."""
+    """Train on gold/train, validate on gold/validation; track the run in MLflow.
+
+    With train.release set in params.yaml, the release model is adopted instead (no training)."""
     from textrepair.stages.train import run_train
 
     settings = _with_training_options(_settings(params), minutes, max_steps, family, size)
-    run = run_train(settings, resume=resume)
+    run = run_train(settings, resume=resume, from_scratch=from_scratch)
+    if run.stopped_by == "release":
+        typer.echo(
+            f"adopted the release model {settings.train.release} ({run.steps} training steps) "
+            f"as {run.model_dir}; MLflow run {run.run_id}. Next: textrepair evaluate --trained"
+        )
+        return
     typer.echo(
         f"trained {run.steps} steps (stopped by {run.stopped_by}); model {run.model_dir}; "
         f"MLflow run {run.run_id}. Next: textrepair evaluate --trained; textrepair register"
@@ -261,6 +273,49 @@ def register(params: ParamsOption = None, reports_dir: ReportsOption = Path("rep
     typer.echo(
         f"registered {settings.registry.model_name} version {version}. Next: textrepair promote"
     )
+
+
+@app.command()
+def release(
+    out: Annotated[Path, typer.Option(help="Release directory to write (e.g. models/NAME).")],
+    command: Annotated[
+        str, typer.Option(help="The command that reproduces the model, for the model card.")
+    ] = "textrepair train --from-scratch",
+    params: ParamsOption = None,
+    reports_dir: ReportsOption = Path("reports"),
+) -> None:
+    """Package the last trained and evaluated model as a release with a model card."""
+    from mlflow import MlflowClient
+
+    from textrepair.release import ReleaseError, build_release
+    from textrepair.stages.train import CURVES_FILE, TrainRun
+    from textrepair.tracking import configure_mlflow
+
+    settings = _settings(params)
+    output_dir = Path(settings.train_output_dir)
+    trained = TrainRun.load(output_dir)
+    report_path = reports_dir / "evaluation.json"
+    if not report_path.is_file():
+        raise typer.BadParameter(f"{report_path} not found: run `textrepair evaluate --trained`")
+    configure_mlflow(settings.mlflow)
+    run = MlflowClient().get_run(trained.run_id)
+    info = {
+        "steps": trained.steps,
+        "stopped_by": trained.stopped_by,
+        "data_version": run.data.tags.get("data_version", "unknown"),
+        "git_commit": run.data.tags.get("git_commit", "unknown"),
+        "command": command,
+        "train": {k[6:]: v for k, v in run.data.params.items() if k.startswith("train.")},
+    }
+    report = json.loads(report_path.read_text())
+    try:
+        path = build_release(
+            Path(trained.model_dir), report, out, train_info=info, curves=output_dir / CURVES_FILE
+        )
+    except ReleaseError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"wrote the release {path} (model card: {path / 'README.md'})")
 
 
 def _with_training_options(

@@ -140,6 +140,11 @@ class TrainConfig(_Strict):
     max_train_rows: int = Field(0, ge=0, description="Cap on training rows; 0 means all.")
     seed: int = 1234
     threads: int = Field(0, ge=0, description="torch threads; 0 keeps torch's default.")
+    release: str | None = Field(
+        None,
+        description="A committed release model directory (see models/): the train stage adopts "
+        "it instead of training. null (or `textrepair train --from-scratch`) trains.",
+    )
 
 
 class EvaluateConfig(_Strict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 
 
 RUN_FILE = "run.json"
+CURVES_FILE = "training_curves.png"
+TEST_SET_TAG = "evaluation.test_set"
+# Files a release directory carries besides the model itself (model card, curves, report).
+RELEASE_EXTRAS = ("README.md", CURVES_FILE, "evaluation.json")
 
 
 @dataclass
@@ -89,14 +94,30 @@ def evaluate_repairer(
 
 
 def version_scorer(settings: Settings) -> Any:
-    """Scores registered versions on the same evaluation rows, for `registry.promote`."""
+    """Scores registered versions on the same evaluation rows, for `registry.promote`.
+
+    A version whose run already logged an evaluation on the same test rows (same gold hash,
+    profile and row cap: the `evaluation.test_set` tag) is not scored again.
+    """
+    from mlflow import MlflowClient
+
     from textrepair.evaluation import evaluate_system
     from textrepair.model.pyfunc import load_repairer
 
-    rows = evaluation_rows(gold_rows(settings, ("test",)), settings.evaluate.max_rows_per_set)
     name = settings.registry.model_name
+    fingerprint = test_set_fingerprint(settings)
+    client = MlflowClient()
+    rows: list[dict[str, Any]] = []
 
     def score(version: str) -> dict[str, float]:
+        logged = _logged_scores(client, name, version, fingerprint)
+        if logged is not None:
+            log.info("version %s: reusing the evaluation logged on the same test rows", version)
+            return logged
+        if not rows:
+            rows.extend(
+                evaluation_rows(gold_rows(settings, ("test",)), settings.evaluate.max_rows_per_set)
+            )
         repairer = load_repairer(f"models:/{name}/{version}")
         metrics = evaluate_system(
             f"version {version}", _predict_fn(repairer), rows, _eval_config(settings)
@@ -107,6 +128,33 @@ def version_scorer(settings: Settings) -> Any:
         return {"cer_out": metrics["cer_out"]["value"], "broken_rate": broken}
 
     return score
+
+
+def test_set_fingerprint(settings: Settings) -> str | None:
+    """Names the evaluation rows: gold's DVC hash, main profile, row cap (None: hash unknown)."""
+    from textrepair.tracking import data_version
+
+    version = data_version()
+    if version == "unknown":
+        return None
+    return (
+        f"gold={version};profile={settings.gold.profile};"
+        f"rows_per_set={settings.evaluate.max_rows_per_set}"
+    )
+
+
+def _logged_scores(
+    client: Any, name: str, version: str, fingerprint: str | None
+) -> dict[str, float] | None:
+    if fingerprint is None:
+        return None
+    run = client.get_run(client.get_model_version(name, version).run_id)
+    metrics = run.data.metrics
+    if run.data.tags.get(TEST_SET_TAG) != fingerprint:
+        return None
+    if "model.cer_out" not in metrics or "model.broken_rate" not in metrics:
+        return None
+    return {"cer_out": metrics["model.cer_out"], "broken_rate": metrics["model.broken_rate"]}
 
 
 def _predict_fn(repairer: Any) -> Any:
@@ -123,8 +171,13 @@ def _eval_config(settings: Settings) -> Any:
     )
 
 
-def run_train(settings: Settings, *, resume: bool = False) -> TrainRun:
-    """Train on gold/train (validating on gold/validation) inside a new MLflow run."""
+def run_train(settings: Settings, *, resume: bool = False, from_scratch: bool = False) -> TrainRun:
+    """Train on gold/train (validating on gold/validation) inside a new MLflow run.
+
+    With `train.release` set (and not `from_scratch`), adopt that release model instead.
+    """
+    if settings.train.release and not from_scratch:
+        return adopt_release(settings, Path(settings.train.release))
     import mlflow
 
     from textrepair.evaluation import plot_training_curves
@@ -163,10 +216,52 @@ def run_train(settings: Settings, *, resume: bool = False) -> TrainRun:
             {"train_seconds": result.train_seconds, "train_steps": float(result.steps)}
         )
         mlflow.set_tag("stopped_by", result.stopped_by)
-        curves = plot_training_curves(result.log_history, output_dir / "training_curves.png")
+        curves = plot_training_curves(result.log_history, output_dir / CURVES_FILE)
         mlflow.log_artifact(str(curves), artifact_path="evaluation")
     trained = TrainRun(run.info.run_id, str(result.model_dir), result.steps, result.stopped_by)
     trained.save(output_dir)
+    return trained
+
+
+def adopt_release(settings: Settings, release: Path) -> TrainRun:
+    """Stand in for training with a committed release model: copy it where training would have
+    written its model and open an MLflow run that says where it came from. The evaluate and
+    register stages then measure and register it like any trained model."""
+    import mlflow
+
+    from textrepair.model.families import read_manifest
+    from textrepair.tracking import configure_mlflow, data_version, git_commit
+
+    manifest = read_manifest(release)  # a clear error if the release is missing or not a model
+    output_dir = Path(settings.train_output_dir)
+    model_dir = output_dir / "model"
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(release, model_dir, ignore=shutil.ignore_patterns(*RELEASE_EXTRAS))
+    curves = release / CURVES_FILE
+    if curves.is_file():  # the curves of the run that produced the release
+        shutil.copyfile(curves, output_dir / CURVES_FILE)
+    configure_mlflow(settings.mlflow)
+    with mlflow.start_run(run_name=f"release-{manifest['family']}-{manifest['size']}") as run:
+        mlflow.set_tags(
+            {
+                "git_commit": git_commit(),
+                "data_version": data_version(),
+                "model.family": manifest["family"],
+                "model.size": manifest["size"],
+                "source": "release",
+                "release.path": str(release),
+            }
+        )
+        mlflow.log_params(_flat("model", manifest["config"]))
+        for extra in RELEASE_EXTRAS:
+            if (release / extra).is_file():
+                mlflow.log_artifact(str(release / extra), artifact_path="release")
+    steps = int(manifest.get("train_steps", 0))
+    trained = TrainRun(run.info.run_id, str(model_dir), steps, "release")
+    trained.save(output_dir)
+    log.info("adopted the release model %s (MLflow run %s)", release, run.info.run_id)
     return trained
 
 
@@ -181,8 +276,11 @@ def run_evaluate_trained(settings: Settings, reports_dir: Path = REPORTS_DIR) ->
     rows = evaluation_rows(gold_rows(settings, ("test",)), settings.evaluate.max_rows_per_set)
     report = evaluate_repairer(settings, Repairer.load(trained.model_dir), rows, reports_dir)
     configure_mlflow(settings.mlflow)
+    fingerprint = test_set_fingerprint(settings)
     with mlflow.start_run(run_id=trained.run_id):
         mlflow.log_metrics(_final_metrics(report))
+        if fingerprint is not None:  # lets promote reuse these numbers instead of scoring again
+            mlflow.set_tag(TEST_SET_TAG, fingerprint)
         for name in ("evaluation.json", "evaluation.md", "cer_by_type.png"):
             mlflow.log_artifact(str(reports_dir / name), artifact_path="evaluation")
     return report

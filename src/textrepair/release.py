@@ -1,0 +1,110 @@
+"""Package a trained model as a compact release directory with its model card.
+
+    artifacts/train/model + run.json ─▶ models/<name>/  (safetensors weights, tokenizer, manifest)
+    reports/evaluation.json          ─▶                  evaluation.json, README.md (model card)
+    artifacts/train/training_curves.png ─▶               training_curves.png
+
+The card is generated, never hand-written: its numbers are those of the evaluation report, and it
+names the data hash and the command that reproduce the model. `train.release` in params.yaml points
+the train stage at such a directory (see `stages.train.adopt_release`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from textrepair.evaluation import render_markdown
+from textrepair.model.families import MANIFEST, read_manifest
+
+# A release is committed to git: keep it small (the issue's limit is about 25 MB).
+MAX_RELEASE_MB = 25.0
+
+
+class ReleaseError(RuntimeError):
+    """The model cannot be packaged (missing inputs, too large)."""
+
+
+def build_release(
+    model_dir: Path,
+    report: dict[str, Any],
+    out_dir: Path,
+    *,
+    train_info: dict[str, Any],
+    curves: Path | None = None,
+) -> Path:
+    """Copy `model_dir` to `out_dir` with the evaluation report, curves and a model card.
+
+    `train_info` holds `steps`, `stopped_by`, `data_version`, `git_commit`, `command` and the
+    training params (`train`) of the run that produced the model.
+    """
+    manifest = read_manifest(model_dir)
+    partial = out_dir.with_name(f".{out_dir.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(model_dir, partial)
+    manifest["train_steps"] = int(train_info.get("steps", 0))
+    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    (partial / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    if curves is not None and curves.is_file():
+        shutil.copyfile(curves, partial / "training_curves.png")
+    (partial / "README.md").write_text(model_card(manifest, report, train_info), encoding="utf-8")
+    size_mb = sum(f.stat().st_size for f in partial.rglob("*") if f.is_file()) / 2**20
+    if size_mb > MAX_RELEASE_MB:
+        shutil.rmtree(partial)
+        raise ReleaseError(f"the release would take {size_mb:.1f} MB (limit {MAX_RELEASE_MB} MB)")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    partial.rename(out_dir)
+    return out_dir
+
+
+def model_card(manifest: dict[str, Any], report: dict[str, Any], info: dict[str, Any]) -> str:
+    """The release's README.md: what it is, how it was made, how it scores."""
+    config = manifest["config"]
+    base = manifest.get("base") or "none (self-contained weights)"
+    train = info.get("train", {})
+    headline = report["model"]
+    lines = [
+        f"# textrepair release: {manifest['family']} ({manifest['size']})",
+        "",
+        "Restores text damaged by deletions, substitutions, insertions, duplications and "
+        "reversals of character spans. Load it with `Repairer.load(path)` or register it with "
+        "`dvc repro` (`train.release` in params.yaml points here).",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| family | `{manifest['family']}` |",
+        f"| weights | {manifest['weights']} (safetensors), {manifest['parameters']:,} parameters |",
+        f"| base model | {base} |",
+        f"| LoRA | r={config['lora']['r']}, alpha={config['lora']['alpha']} |",
+        f"| training | {info.get('steps', '?')} steps, stopped by {info.get('stopped_by', '?')} |",
+        f"| training params | `{json.dumps(train, sort_keys=True)}` |",
+        f"| data version (DVC hash of gold) | `{info.get('data_version', 'unknown')}` |",
+        f"| git commit | `{info.get('git_commit', 'unknown')}` |",
+        "",
+        "## Reproduce",
+        "",
+        "```bash",
+        info.get("command", "textrepair train --from-scratch"),
+        "```",
+        "",
+        "## Headline (main-profile test rows)",
+        "",
+        f"CER {_pct(headline['cer_in'])} → {_pct(headline['cer_out'])}, reduction "
+        f"{_pct(headline['cer_reduction'])}; exact match {_pct(headline['exact_match'])}; "
+        f"broken rate {_pct(headline['broken_rate'])}.",
+        "",
+    ]
+    # The full evaluation, its headings one level down.
+    lines += [
+        "#" + line if line.startswith("#") else line
+        for line in render_markdown(report).splitlines()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _pct(metric: dict[str, Any]) -> str:
+    value = metric.get("value")
+    return "n/a" if value is None else f"{value:.2%}"
