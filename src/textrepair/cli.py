@@ -318,6 +318,22 @@ def release(
     typer.echo(f"wrote the release {path} (model card: {path / 'README.md'})")
 
 
+@app.command("config-doc")
+def config_doc(
+    write: Annotated[
+        Path | None, typer.Option(help="Update the reference in this README instead of printing.")
+    ] = None,
+) -> None:
+    """Print the configuration reference (every setting, generated from the pydantic models)."""
+    from textrepair.configdoc import render_reference, update_readme
+
+    if write is None:
+        typer.echo(render_reference(), nl=False)
+        return
+    changed = update_readme(write)
+    typer.echo(f"{write}: {'updated' if changed else 'already up to date'}")
+
+
 def _with_training_options(
     settings: Settings,
     minutes: float | None,

@@ -47,7 +47,7 @@ class StorageConfig(_Strict):
 
 class SparkConfig(_Strict):
     master: str = Field("local[*]", description="Spark master URL.")
-    app_name: str = "textrepair"
+    app_name: str = Field("textrepair", description="Spark application name.")
     delta_connector: bool = Field(
         False, description="Use Spark's Delta connector (jars on the classpath) for table I/O."
     )
@@ -55,27 +55,38 @@ class SparkConfig(_Strict):
 
 
 class CorpusConfig(_Strict):
-    builtin: list[str] = Field(default_factory=lambda: ["kjv", "pydoc"])
-    paths: list[str] = Field(default_factory=lambda: ["data/landing"])
+    builtin: list[str] = Field(
+        default_factory=lambda: ["kjv", "pydoc"], description="Built-in corpora (no network)."
+    )
+    paths: list[str] = Field(
+        default_factory=lambda: ["data/landing"], description="Folders or files of your own text."
+    )
     text_field: str = Field("text", description="Field/column holding text in jsonl/csv/parquet.")
     fallback_encoding: str = Field("cp1252", description="Decoding used when UTF-8 fails.")
-    max_file_bytes: int = Field(200_000_000, gt=0)
+    max_file_bytes: int = Field(200_000_000, gt=0, description="Larger files become read errors.")
 
 
 class SilverConfig(_Strict):
-    unicode_form: str = Field("NFC", pattern="^(NFC|NFKC|NFD|NFKD)$")
+    unicode_form: str = Field(
+        "NFC", pattern="^(NFC|NFKC|NFD|NFKD)$", description="Unicode normalisation of silver."
+    )
     max_window_bytes: int = Field(192, ge=16, description="Maximum window length in UTF-8 bytes.")
-    min_window_chars: int = Field(8, ge=1)
+    min_window_chars: int = Field(8, ge=1, description="Shorter windows are quarantined.")
     max_line_bytes: int = Field(20_000, ge=64, description="Longer single lines are quarantined.")
-    min_letter_ratio: float = Field(0.5, ge=0, le=1)
+    min_letter_ratio: float = Field(
+        0.5, ge=0, le=1, description="Windows with fewer letters are quarantined."
+    )
 
 
 class GoldConfig(_Strict):
-    profile: str = "default"
-    clean_fraction: float = Field(0.1, ge=0, le=1)
-    validation_fraction: float = Field(0.05, ge=0, lt=1)
-    test_fraction: float = Field(0.05, ge=0, lt=1)
-    single_type_profiles: list[str] = Field(default_factory=lambda: [t.value for t in MutationType])
+    profile: str = Field("default", description="Mutation profile of the main gold rows.")
+    clean_fraction: float = Field(0.1, ge=0, le=1, description="Share of rows left undamaged.")
+    validation_fraction: float = Field(0.05, ge=0, lt=1, description="Share of windows.")
+    test_fraction: float = Field(0.05, ge=0, lt=1, description="Share of windows.")
+    single_type_profiles: list[str] = Field(
+        default_factory=lambda: [t.value for t in MutationType],
+        description="Profiles of the single-type test sets (built from the test split).",
+    )
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> GoldConfig:
@@ -91,9 +102,9 @@ Size = Literal["tiny", "small", "base"]
 
 
 class LoraSettings(_Strict):
-    r: int = Field(16, ge=1)
-    alpha: int = Field(32, ge=1)
-    dropout: float = Field(0.05, ge=0, lt=1)
+    r: int = Field(16, ge=1, description="LoRA rank.")
+    alpha: int = Field(32, ge=1, description="LoRA scaling numerator (scale = alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
     target_modules: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]
     )
@@ -102,8 +113,8 @@ class LoraSettings(_Strict):
 class ModelConfig(_Strict):
     """Which model to build, and the decoding knobs saved with it."""
 
-    family: Family = "byt5"
-    size: Size = "small"
+    family: Family = Field("byt5", description="byt5 or causal_lora.")
+    size: Size = Field("small", description="tiny (tests), small or base.")
     init_from: str | None = Field(
         None,
         description="Local path or hub id of starting weights; for causal_lora, 'smollm2' (the "
@@ -129,16 +140,16 @@ class TrainConfig(_Strict):
 
     max_minutes: float = Field(15.0, gt=0, description="Wall-clock budget; training stops after.")
     max_steps: int = Field(0, ge=0, description="Step budget; 0 means no step limit.")
-    epochs: float = Field(3.0, gt=0)
-    batch_size: int = Field(32, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
+    epochs: float = Field(3.0, gt=0, description="Passes over gold/train (budgets stop first).")
+    batch_size: int = Field(32, ge=1, description="Windows per optimiser step.")
+    learning_rate: float = Field(1e-3, gt=0, description="Peak learning rate (linear decay).")
     warmup_ratio: float = Field(0.05, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     eval_steps: int = Field(200, ge=1, description="Evaluate and checkpoint every N steps.")
     eval_rows: int = Field(300, ge=1, description="Validation rows used at each evaluation.")
     early_stopping_patience: int = Field(3, ge=1, description="Evaluations without improvement.")
     max_train_rows: int = Field(0, ge=0, description="Cap on training rows; 0 means all.")
-    seed: int = 1234
+    seed: int = Field(1234, description="Seed of initialisation and data order.")
     threads: int = Field(0, ge=0, description="torch threads; 0 keeps torch's default.")
     release: str | None = Field(
         None,
@@ -185,7 +196,7 @@ class CausalLoraSpace(_Strict):
 class TuneConfig(_Strict):
     """Tuning knobs (future params.yaml section `tune`)."""
 
-    n_trials: int = Field(8, ge=1)
+    n_trials: int = Field(8, ge=1, description="Optuna trials.")
     trial_minutes: float = Field(2.0, gt=0, description="Wall-clock budget of each trial.")
     trial_max_steps: int = Field(0, ge=0, description="Step budget of each trial; 0: none.")
     seed: int = Field(1234, description="Seed of the TPE sampler.")
@@ -211,11 +222,11 @@ class MlflowConfig(_Strict):
         "mlartifacts",
         description="Artifact location of new experiments (path or URI); '' lets the server pick.",
     )
-    experiment: str = "textrepair"
+    experiment: str = Field("textrepair", description="MLflow experiment of all runs.")
 
 
 class RegistryConfig(_Strict):
-    model_name: str = "textrepair"
+    model_name: str = Field("textrepair", description="Registered model name.")
     cer_margin: float = Field(
         0.02, ge=0, lt=1, description="Relative CER improvement a challenger needs to win."
     )
