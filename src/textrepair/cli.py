@@ -555,3 +555,38 @@ def _print_drift(report: dict) -> None:
     Console().print(table)
     advice = "retraining recommended" if report["retrain_recommended"] else "no retraining needed"
     typer.echo(f"status: {report['status']} ({advice})")
+
+
+@app.command()
+def ui(
+    model: ModelOption = None,
+    api_url: Annotated[
+        str | None, typer.Option(help="Repair through this API (POST {url}/v1/repair).")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Listen address (default: ui.address).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: ui.port).")] = None,
+    params: ParamsOption = None,
+) -> None:
+    """Open the Streamlit app: damage a text, repair it, compare with SymSpell, browse versions."""
+    import os
+    import subprocess
+    import sys
+
+    from textrepair.ui import APP_SCRIPT
+
+    settings = _settings(params)  # fail here, with a clear message, rather than in the browser
+    env = dict(os.environ)
+    # The app reads its settings like every command: pass the choices on as TEXTREPAIR_* values.
+    if params is not None:
+        env["TEXTREPAIR_PARAMS"] = str(params.resolve())
+    if model is not None:
+        env["TEXTREPAIR_UI__MODEL"] = model
+    if api_url is not None:
+        env["TEXTREPAIR_UI__API_URL"] = api_url
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT)]
+    command += ["--server.address", address or settings.ui.address]
+    command += ["--server.port", str(port or settings.ui.port)]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(subprocess.call(command, env=env))

@@ -266,6 +266,12 @@ class UiConfig(_Strict):
     )
     timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one API call.")
     sample_rows: int = Field(200, ge=1, description="gold/test rows offered as samples.")
+    log_predictions: bool = Field(
+        True, description="Append the app's own predictions (path 'ui') to the prediction log."
+    )
+    symspell_dictionary: str | None = Field(
+        None, description="Unigram frequency file of the SymSpell tab (None: symspellpy's own)."
+    )
     address: str = Field("127.0.0.1", description="Address `textrepair ui` listens on.")
     port: int = Field(8501, ge=1, le=65535)
 
