@@ -589,4 +589,5 @@ def ui(
     command += ["--server.address", address or settings.ui.address]
     command += ["--server.port", str(port or settings.ui.port)]
     command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command += ["--client.toolbarMode", "viewer"]  # no "Deploy" button: this is not a cloud app
     raise typer.Exit(subprocess.call(command, env=env))

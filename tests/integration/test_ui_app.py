@@ -18,9 +18,14 @@ pytestmark = pytest.mark.slow
 TIMEOUT = 120  # seconds for one script run: the first one loads torch and the model
 
 
+@pytest.fixture(scope="module")
+def tracking_uri(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
+
+
 @pytest.fixture
-def project(tmp_path, monkeypatch, tiny_params, write_tiny_gold):
-    params = write_project(tmp_path, tiny_params, write_tiny_gold)
+def project(tmp_path, monkeypatch, tiny_params, write_tiny_gold, tracking_uri):
+    params = write_project(tmp_path, tiny_params, write_tiny_gold, tracking_uri)
     monkeypatch.setenv("TEXTREPAIR_PARAMS", str(tmp_path / "params.yaml"))
     monkeypatch.setenv("TEXTREPAIR_UI__MODEL", str(write_tiny_model(tmp_path / "model")))
     yield params
@@ -56,8 +61,15 @@ def test_sample_is_damaged_repaired_and_logged(project):
     assert [row["path"] for row in log] == ["ui"]
 
 
-def test_pasted_text_with_zero_rates_stays_clean(project):
+def _corrupted_panel(at: AppTest) -> str:
+    return _html(at).split("**Corrupted**")[1].split("**Repaired**")[0]
+
+
+def test_seed_and_rates_control_the_damage_of_a_pasted_text(project):
     at = _run()
+    first = _corrupted_panel(at)
+    at.number_input(key="seed").set_value(99)
+    assert _corrupted_panel(_run(at)) != first
     at.radio(key="source").set_value("Paste your own text")
     at = _run(at)
     at.text_area(key="pasted").set_value("Seven wizards vex the lazy dog.")
@@ -66,16 +78,8 @@ def test_pasted_text_with_zero_rates_stays_clean(project):
     at = _run(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["CER before"] == "0.0%"
-    corrupted = _html(at).split("**Corrupted**")[1].split("**Repaired**")[0]
+    corrupted = _corrupted_panel(at)
     assert "Seven wizards vex the lazy dog." in corrupted and "tr-deletion" not in corrupted
-
-
-def test_seed_changes_the_damage(project):
-    at = _run()
-    first = _html(at).split("**Corrupted**")[1].split("**Repaired**")[0]
-    at.number_input(key="seed").set_value(99)
-    second = _html(_run(at)).split("**Corrupted**")[1].split("**Repaired**")[0]
-    assert first != second
 
 
 class _FakeApi(BaseHTTPRequestHandler):
