@@ -186,15 +186,19 @@ def registry_versions(settings: Settings) -> list[dict[str, Any]]:
 
     configure_mlflow(settings.mlflow)
     client, name = MlflowClient(), settings.registry.model_name
+    versions = client.search_model_versions(f"name='{name}'")
+    # Search results may leave `aliases` empty: the registered model holds them all.
+    aliases: dict[str, list[str]] = {}
+    if versions:
+        for alias, number in (client.get_registered_model(name).aliases or {}).items():
+            aliases.setdefault(str(number), []).append(alias)
     rows = []
-    for version in sorted(
-        client.search_model_versions(f"name='{name}'"), key=lambda v: -int(v.version)
-    ):
+    for version in sorted(versions, key=lambda v: -int(v.version)):
         metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
         rows.append(
             {
                 "version": int(version.version),
-                "aliases": ", ".join(sorted(version.aliases or [])),
+                "aliases": ", ".join(sorted(aliases.get(str(version.version), []))),
                 "run": version.run_id,
                 **{k: v for k, v in sorted(metrics.items()) if k.startswith("model.")},
                 **{k: v for k, v in sorted(version.tags.items()) if k.startswith("promotion.")},

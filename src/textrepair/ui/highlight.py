@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from textrepair.config import MutationType
+from textrepair.model.repairer import Edit
 
 COLOURS = {
     MutationType.deletion: "#f4a3a3",
@@ -77,10 +78,27 @@ def classify_edit(source: str, edit: Any) -> str:
     return MutationType.substitution.value
 
 
-def edit_spans(source: str, edits: Sequence[Any]) -> list[Span]:
-    """Spans of the repaired text (edits are in `source` coordinates, sorted)."""
-    spans, shift = [], 0
+def merge_close(source: str, edits: Sequence[Any], gap: int = 2) -> list[Edit]:
+    """Edits at most `gap` characters apart joined into one (the characters between included).
+
+    Levenshtein spells one undone reversal as separate insertions and deletions ("Teh" → "The"
+    is insert "h", keep "e", delete "h"); joined, it reads as the one change it is. Mutations
+    never touch, so little else gets joined.
+    """
+    merged: list[Edit] = []
     for edit in edits:
+        if merged and edit.start - merged[-1].end <= gap:
+            last = merged.pop()
+            replacement = last.replacement + source[last.end : edit.start] + edit.replacement
+            edit = Edit("replace", last.start, edit.end, replacement)
+        merged.append(Edit(edit.op, edit.start, edit.end, edit.replacement))
+    return merged
+
+
+def edit_spans(source: str, edits: Sequence[Any]) -> list[Span]:
+    """Spans of the repaired text (edits in `source` coordinates, sorted; close ones joined)."""
+    spans, shift = [], 0
+    for edit in merge_close(source, edits):
         start = edit.start + shift
         removed = source[edit.start : edit.end]
         note = f"repair: {removed!r} → {edit.replacement!r}"
