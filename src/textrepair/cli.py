@@ -541,7 +541,7 @@ def _print_drift(report: dict) -> None:
 
     table = Table(title=f"drift: {report['window']['rows']} recent rows vs gold/train")
     for column in ("feature", "PSI", "KS", "p-value", "training mean", "recent mean", "drift"):
-        table.add_column(column, justify="left" if column == "feature" else "right")
+        table.add_column(column, justify="left" if column == "feature" else "right", no_wrap=True)
     for name, f in report["features"].items():
         table.add_row(
             name,

@@ -273,6 +273,6 @@ p &lt; {limits["ks_alpha"]}; retraining is recommended when more than
 <table><tr><th>feature</th><th>PSI</th><th>KS</th><th>KS p-value</th><th>training mean</th>
 <th>recent mean</th><th>drift</th></tr>{rows}</table>
 <h2>Distributions: training vs recent</h2>
-<img alt="feature distributions" src="data:image/png;base64,{image}">
+<img alt="feature distributions" style="max-width:100%" src="data:image/png;base64,{image}">
 </body></html>
 """
