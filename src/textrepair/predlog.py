@@ -8,6 +8,7 @@ Public API (everything else is private):
     append_predictions(rows, uri)
         One-shot append (batch job, each stream micro-batch). Returns the new table version.
     writer = PredictionLogWriter(uri, flush_rows=100, flush_seconds=5.0)
+    writer = PredictionLogWriter.from_settings(settings)      # the same, from `monitor:`
     writer.log(rows); ...; writer.close()
         Buffered, thread-safe appender for a web server: commits every `flush_rows` rows or when
         the oldest buffered row is `flush_seconds` old (a background thread watches the clock),
@@ -155,6 +156,16 @@ class PredictionLogWriter:
         self._closed = threading.Event()
         self._timer = threading.Thread(target=self._watch, name="prediction-log", daemon=True)
         self._timer.start()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PredictionLogWriter:
+        """A writer on the configured log table with monitor.flush_rows / flush_seconds."""
+        return cls(
+            log_uri(settings),
+            flush_rows=settings.monitor.flush_rows,
+            flush_seconds=settings.monitor.flush_seconds,
+            storage_options=settings.storage.storage_options,
+        )
 
     def log(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Buffer rows; commits in the caller's thread once `flush_rows` are waiting."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -125,3 +126,13 @@ def test_missing_model_is_a_clear_error(project, monkeypatch):
     at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
     at.run()
     assert "cannot load model models:/nosuchmodel@champion" in at.error[0].value
+
+
+def test_an_unreachable_api_is_a_clear_error(project, monkeypatch):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("TEXTREPAIR_UI__API_URL", f"http://127.0.0.1:{port}")
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    at.run()
+    assert f"the API at http://127.0.0.1:{port}/v1/repair failed" in at.error[0].value

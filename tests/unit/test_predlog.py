@@ -101,6 +101,18 @@ def test_writer_commits_every_n_rows_and_on_close(tmp_path):
         writer.log(_rows(1))
 
 
+def test_writer_from_settings_uses_the_monitor_section(tmp_path):
+    from textrepair.config import MonitorConfig, Settings, StorageConfig
+
+    settings = Settings.model_construct(
+        storage=StorageConfig(root=str(tmp_path / "lake")),
+        monitor=MonitorConfig(log_table="plog", flush_rows=7, flush_seconds=3.0),
+    )
+    with PredictionLogWriter.from_settings(settings) as writer:
+        assert writer.uri == str(tmp_path / "lake" / "plog")
+        assert (writer.flush_rows, writer.flush_seconds) == (7, 3.0)
+
+
 def test_writer_commits_old_rows_after_flush_seconds(tmp_path):
     uri = str(tmp_path / "log")
     with PredictionLogWriter(uri, flush_rows=1000, flush_seconds=0.2) as writer:

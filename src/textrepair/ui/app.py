@@ -35,7 +35,7 @@ def _repair(_service: Any, key: str, text: str) -> tuple[RepairResult, bk.ModelI
     return results[0], info
 
 
-@st.cache_data(show_spinner="Reading gold/test samples…")
+@st.cache_data(ttl=300, show_spinner="Reading gold/test samples…")  # gold may come later
 def _samples(_settings: Settings, key: str) -> list[str]:
     try:
         return bk.gold_samples(_settings)
