@@ -147,3 +147,14 @@ def test_too_few_rows_give_no_verdict(project):
     assert result.exit_code == 4, result.output
     assert "fewer than monitor.min_rows=50" in result.stderr
     assert _report()["status"] == "insufficient_data"
+
+
+def test_a_log_without_gold_is_a_clear_error(project, tmp_path):
+    _, held = project
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params["storage"] = {"root": str(tmp_path / "empty-lake")}  # a lake with a log, no gold
+    Path("params.yaml").write_text(yaml.safe_dump(params))
+    _log(Settings(**params), _as_trained(held[:60]))
+    result = _monitor()
+    assert result.exit_code == 1
+    assert "no training profile" in result.stderr and "gold" in result.stderr
