@@ -509,8 +509,8 @@ def monitor(
 ) -> None:
     """Compare recent predictions with the training data; write reports/monitor.{json,html}.
 
-    Exit status: 0 no drift (or drift without --fail-on-drift), 1 no log / empty window / no
-    training data, 3 drift with --fail-on-drift, 4 too few rows to judge.
+    Exit status: 0 no drift (or drift without --fail-on-drift); 1 no verdict possible (no log,
+    an empty window or no gold); 3 drift with --fail-on-drift; 4 too few rows to judge.
     """
     from textrepair.monitor import STATUS_DRIFT, STATUS_TOO_FEW, MonitorError, run_monitor
     from textrepair.monitor import write_report as write_monitor_report
