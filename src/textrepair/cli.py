@@ -571,7 +571,6 @@ def ui(
 ) -> None:
     """Open the Streamlit app: damage a text, repair it, compare with SymSpell, browse versions."""
     import os
-    import subprocess
     import sys
 
     from textrepair.ui import APP_SCRIPT
@@ -590,4 +589,5 @@ def ui(
     command += ["--server.port", str(port or settings.ui.port)]
     command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     command += ["--client.toolbarMode", "viewer"]  # no "Deploy" button: this is not a cloud app
-    raise typer.Exit(subprocess.call(command, env=env))
+    # Become streamlit (no child process): a signal to this process stops the server itself.
+    os.execve(sys.executable, command, env)
