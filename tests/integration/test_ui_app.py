@@ -114,6 +114,7 @@ def test_api_url_sends_repairs_to_the_api(project, monkeypatch):
         at = _run()
     finally:
         server.shutdown()
+        server.server_close()
     assert server.requests and server.requests[0][0] == "/v1/repair"
     assert len(server.requests[0][1]["texts"]) == 1
     assert "REPAIRED BY API" in _html(at).split("**Repaired**")[1]
