@@ -34,3 +34,8 @@ format:
 ## Benchmarks: throughput ratios measured side by side.
 bench: venv
 	$(BIN)/python benchmarks/mutation_throughput.py
+
+## The Streamlit app (textrepair ui): the champion, or TEXTREPAIR_UI__API_URL / TEXTREPAIR_UI__MODEL.
+.PHONY: ui
+ui: venv
+	$(BIN)/textrepair ui

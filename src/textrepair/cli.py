@@ -502,3 +502,108 @@ def rollback(params: ParamsOption = None) -> None:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
     typer.echo(f"@champion is version {version} again")
+
+
+# ------------------------------------------------------------------ monitoring and the app
+DRIFT_EXIT_CODE = 3  # `--fail-on-drift`: retraining is recommended
+TOO_FEW_ROWS_EXIT_CODE = 4  # the window holds fewer than monitor.min_rows rows
+
+
+@app.command()
+def monitor(
+    window: Annotated[
+        int | None, typer.Option(help="Judge the last N prediction-log rows (0: all).")
+    ] = None,
+    hours: Annotated[
+        float | None, typer.Option(help="Judge only rows of the last H hours (0: no limit).")
+    ] = None,
+    fail_on_drift: Annotated[
+        bool, typer.Option(help=f"Exit with status {DRIFT_EXIT_CODE} when retraining is advised.")
+    ] = False,
+    params: ParamsOption = None,
+    reports_dir: ReportsOption = Path("reports"),
+) -> None:
+    """Compare recent predictions with the training data; write reports/monitor.{json,html}.
+
+    Exit status: 0 no drift (or drift without --fail-on-drift); 1 no verdict possible (no log,
+    an empty window or no gold); 3 drift with --fail-on-drift; 4 too few rows to judge.
+    """
+    from textrepair.monitor import STATUS_DRIFT, STATUS_TOO_FEW, MonitorError, run_monitor
+    from textrepair.monitor import write_report as write_monitor_report
+
+    settings = _settings(params)
+    try:
+        report, reference, frame = run_monitor(settings, last_rows=window, last_hours=hours)
+    except MonitorError as error:
+        typer.echo(f"monitor: {error}", err=True)
+        raise typer.Exit(1) from error
+    json_path, html_path = write_monitor_report(report, reference, frame, reports_dir)
+    _print_drift(report)
+    typer.echo(f"wrote {json_path} and {html_path}")
+    if report["status"] == STATUS_TOO_FEW:
+        typer.echo(
+            f"monitor: only {report['window']['rows']} rows in the window, fewer than "
+            f"monitor.min_rows={settings.monitor.min_rows}: no verdict",
+            err=True,
+        )
+        raise typer.Exit(TOO_FEW_ROWS_EXIT_CODE)
+    if report["status"] == STATUS_DRIFT and fail_on_drift:
+        raise typer.Exit(DRIFT_EXIT_CODE)
+
+
+def _print_drift(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"drift: {report['window']['rows']} recent rows vs gold/train")
+    for column in ("feature", "PSI", "KS", "p-value", "training mean", "recent mean", "drift"):
+        table.add_column(column, justify="left" if column == "feature" else "right", no_wrap=True)
+    for name, f in report["features"].items():
+        table.add_row(
+            name,
+            f"{f['psi']:.4f}",
+            f"{f['ks_statistic']:.4f}",
+            f"{f['ks_pvalue']:.3g}",
+            f"{f['reference_mean']:.4f}",
+            f"{f['current_mean']:.4f}",
+            "DRIFT" if f["drifted"] else "-",
+        )
+    Console().print(table)
+    advice = "retraining recommended" if report["retrain_recommended"] else "no retraining needed"
+    typer.echo(f"status: {report['status']} ({advice})")
+
+
+@app.command()
+def ui(
+    model: ModelOption = None,
+    api_url: Annotated[
+        str | None, typer.Option(help="Repair through this API (POST {url}/v1/repair).")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Listen address (default: ui.address).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: ui.port).")] = None,
+    params: ParamsOption = None,
+) -> None:
+    """Open the Streamlit app: damage a text, repair it, compare with SymSpell, browse versions."""
+    import os
+    import sys
+
+    from textrepair.ui import APP_SCRIPT
+
+    settings = _settings(params)  # fail here, with a clear message, rather than in the browser
+    env = dict(os.environ)
+    # The app reads its settings like every command: pass the choices on as TEXTREPAIR_* values.
+    if params is not None:
+        env["TEXTREPAIR_PARAMS"] = str(params.resolve())
+    if model is not None:
+        env["TEXTREPAIR_UI__MODEL"] = model
+    if api_url is not None:
+        env["TEXTREPAIR_UI__API_URL"] = api_url
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT)]
+    command += ["--server.address", address or settings.ui.address]
+    command += ["--server.port", str(port or settings.ui.port)]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command += ["--client.toolbarMode", "viewer"]  # no "Deploy" button: this is not a cloud app
+    # Become streamlit (no child process): a signal to this process stops the server itself.
+    os.execve(sys.executable, command, env)

@@ -235,6 +235,58 @@ class RegistryConfig(_Strict):
     )
 
 
+class MonitorConfig(_Strict):
+    """The prediction log and `textrepair monitor` (params.yaml section `monitor`)."""
+
+    log_table: str = Field("prediction_log", description="Prediction log table under the lake.")
+    flush_rows: int = Field(100, ge=1, description="The server's log writer appends every N rows.")
+    flush_seconds: float = Field(
+        5.0, gt=0, description="...or when its oldest buffered row is this old."
+    )
+    window_rows: int = Field(5000, ge=0, description="Compare the last N logged rows (0: all).")
+    window_hours: float = Field(
+        0, ge=0, description="Compare only rows of the last H hours (0: no time limit)."
+    )
+    min_rows: int = Field(
+        50, ge=1, description="Fewer rows in the window are too few to judge drift."
+    )
+    profile_rows: int = Field(
+        20000, ge=100, description="Training rows sampled for the reference profile."
+    )
+    bins: int = Field(10, ge=2, le=100, description="Quantile bins of the PSI.")
+    psi_threshold: float = Field(
+        0.2, gt=0, description="A feature drifts when its PSI exceeds this (0.1-0.25 is common)."
+    )
+    ks_threshold: float = Field(
+        0.1, gt=0, le=1, description="...or its KS statistic exceeds this at p < ks_alpha."
+    )
+    ks_alpha: float = Field(0.01, gt=0, lt=1)
+    max_drifted_features: int = Field(
+        0, ge=0, description="Retraining is recommended when more features than this drift."
+    )
+
+
+class UiConfig(_Strict):
+    """`textrepair ui`, the Streamlit app (params.yaml section `ui`)."""
+
+    api_url: str | None = Field(
+        None, description="Base URL of the textrepair API; None loads the model in the app."
+    )
+    model: str | None = Field(
+        None, description="Model directory or URI when no API is used (None: the champion)."
+    )
+    timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one API call.")
+    sample_rows: int = Field(200, ge=1, description="gold/test rows offered as samples.")
+    log_predictions: bool = Field(
+        True, description="Append the app's own predictions (path 'ui') to the prediction log."
+    )
+    symspell_dictionary: str | None = Field(
+        None, description="Unigram frequency file of the SymSpell tab (None: symspellpy's own)."
+    )
+    address: str = Field("127.0.0.1", description="Address `textrepair ui` listens on.")
+    port: int = Field(8501, ge=1, le=65535)
+
+
 class Settings(BaseSettings):
     """The whole configuration. Sections mirror params.yaml."""
 
@@ -256,6 +308,8 @@ class Settings(BaseSettings):
     tune: TuneConfig = TuneConfig()
     mlflow: MlflowConfig = MlflowConfig()
     registry: RegistryConfig = RegistryConfig()
+    monitor: MonitorConfig = MonitorConfig()
+    ui: UiConfig = UiConfig()
 
     @model_validator(mode="after")
     def _profiles_exist(self) -> Settings:
