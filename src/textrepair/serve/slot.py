@@ -14,6 +14,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from textrepair.model.families import MANIFEST
 
@@ -54,6 +55,8 @@ def resolve(source: str, tracking_uri: str | None = None) -> tuple[str, ModelInf
     path = Path(source)
     if (path / MANIFEST).is_file():
         return source, _directory_info(path)
+    if len(urlparse(source).scheme) <= 1:  # a path (or a Windows drive), not a URI
+        raise FileNotFoundError(f"no textrepair model at {source}: {MANIFEST} does not exist")
     return source, ModelInfo(source, "unknown", None, source)
 
 
