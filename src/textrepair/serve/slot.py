@@ -69,7 +69,8 @@ def _directory_info(path: Path) -> ModelInfo:
         return ModelInfo(path.resolve().name, "local", None, str(path))
 
 
-def load(source: str, tracking_uri: str | None = None) -> Loaded:
+def load(target: str, info: ModelInfo, tracking_uri: str | None = None) -> Loaded:
+    """Load a resolved `target` (see `resolve`) and warm it up."""
     from textrepair.model.pyfunc import load_repairer
 
     if tracking_uri:
@@ -77,7 +78,6 @@ def load(source: str, tracking_uri: str | None = None) -> Loaded:
 
         # Only the URI: configure_mlflow would also create an experiment, which serving must not.
         mlflow.set_tracking_uri(tracking_uri)
-    target, info = resolve(source, tracking_uri)
     repairer = load_repairer(target)
     # One tiny call before the model serves: the first request is not slowed by lazy set-up, and
     # a model that loads but cannot run fails here, while the old one still serves.
@@ -97,6 +97,7 @@ class ModelSlot:
         self._current = loaded
         self._marker = self._directory_marker()
         self.last_error: str | None = None
+        self._failed_version: str | None = None
         self._reload_lock = threading.Lock()  # one load at a time; serving goes on meanwhile
 
     @property
@@ -106,9 +107,13 @@ class ModelSlot:
     def reload(self) -> Loaded:
         """Load the source again and swap it in; on failure keep the old model and raise."""
         with self._reload_lock:
+            info = None
             try:
-                new = load(self.source, self.tracking_uri)
+                target, info = resolve(self.source, self.tracking_uri)
+                new = load(target, info, self.tracking_uri)
             except Exception as error:
+                # Polling does not retry a version that failed; a newer one or an admin call will.
+                self._failed_version = info.version if info else None
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.warning("model load from %s failed: %s", self.source, self.last_error)
                 raise
@@ -124,7 +129,7 @@ class ModelSlot:
             return True
         if _ALIAS_URI.fullmatch(self.source):
             _, info = resolve(self.source, self.tracking_uri)
-            return info.version != current.info.version
+            return info.version not in (current.info.version, self._failed_version)
         return self._directory_marker() != self._marker
 
     def _directory_marker(self) -> float | None:
