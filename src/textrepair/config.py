@@ -238,6 +238,9 @@ class ServeConfig(_Strict):
     api_key: SecretStr | None = Field(
         None, description="If set, /v1/repair needs it in the X-API-Key header; /admin always does."
     )
+    api_key_file: str | None = Field(
+        None, description="Read the API key from this file if it exists (a mounted secret)."
+    )
     log_bodies: bool = Field(False, description="Put texts in the access log (off: lengths only).")
     reload_interval_s: float = Field(
         0, ge=0, description="Poll the registry alias this often and reload on change; 0: never."

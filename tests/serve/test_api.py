@@ -252,3 +252,11 @@ def test_reload_swaps_while_requests_keep_being_answered(tmp_path, tiny_model_di
         after = post(url, {"texts": ["a"]}, headers={"X-API-Key": KEY}).json()
     assert after["model"]["source"] == str(tiny_model_dir)
     assert statuses and set(statuses) == {200}
+
+
+def test_the_api_key_can_come_from_a_mounted_secret_file(tmp_path, tiny_repairer):
+    (tmp_path / "api-key").write_text(KEY + "\n")
+    settings = serve_settings(tmp_path, api_key_file=str(tmp_path / "api-key"))
+    with running(create_app(settings, repairer=tiny_repairer)) as url:
+        assert post(url, {"texts": ["a"]}).status_code == 401
+        assert post(url, {"texts": ["a"]}, headers={"X-API-Key": KEY}).status_code == 200

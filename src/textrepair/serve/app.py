@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response, Security
@@ -141,11 +142,20 @@ async def _reload(slot: ModelSlot, metrics: Metrics) -> bool:
     return True
 
 
+def api_key(config: ServeConfig) -> str | None:
+    """The configured key: serve.api_key, else the content of serve.api_key_file if it exists."""
+    if config.api_key:
+        return config.api_key.get_secret_value()
+    if config.api_key_file and Path(config.api_key_file).is_file():
+        return Path(config.api_key_file).read_text(encoding="utf-8").strip() or None
+    return None
+
+
 def _key_checker(config: ServeConfig, *, required: bool):
     header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
+    expected = api_key(config)
 
     def check(key: str | None = Security(header)) -> None:
-        expected = config.api_key.get_secret_value() if config.api_key else None
         if expected is None:
             if required:
                 raise ApiError(403, "admin_disabled", "set serve.api_key to use admin endpoints")
