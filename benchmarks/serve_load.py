@@ -107,14 +107,16 @@ class Server:
         ]  # fmt: skip
 
     def __enter__(self) -> str:
+        self.log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would block it
         self.process = subprocess.Popen(
-            self.command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            self.command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=self.log
         )
         url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(self.process.stderr.read().decode()[-2000:])
+                self.log.seek(0)
+                raise RuntimeError(self.log.read().decode(errors="replace")[-2000:])
             try:
                 urllib.request.urlopen(f"{url}/readyz", timeout=2)
             except OSError:
@@ -127,6 +129,7 @@ class Server:
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
         self.process.wait(timeout=60)
+        self.log.close()
 
 
 def _warm_up(url: str, requests: int = 3) -> None:
