@@ -5,7 +5,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 # DVC stages call `textrepair`: put the venv first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint format bench venv
+.PHONY: run test lint format bench venv serve bench-serve
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -34,3 +34,11 @@ format:
 ## Benchmarks: throughput ratios measured side by side.
 bench: venv
 	$(BIN)/python benchmarks/mutation_throughput.py
+
+## Serving (issue 4): the API on 127.0.0.1:8000 from models:/textrepair@champion (MODEL=dir or URI).
+serve: venv
+	$(BIN)/textrepair serve $(if $(MODEL),--model $(MODEL))
+
+## Load benchmark of the API: micro-batching on vs off at concurrency 1, 4, 16 (MODEL=dir or URI).
+bench-serve: venv
+	$(BIN)/python benchmarks/serve_load.py $(if $(MODEL),--model $(MODEL))
