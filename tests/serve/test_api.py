@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from servers import running, serve_settings, wait_until
 
-from conftest import running, serve_settings, wait_until
 from textrepair.model.families import MANIFEST
 from textrepair.serve.app import create_app
 from textrepair.serve.slot import ModelInfo

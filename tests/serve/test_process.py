@@ -17,9 +17,9 @@ import pytest
 import requests
 import yaml
 from mlflow import MlflowClient
+from servers import free_port, serve_settings, wait_until
 from typer.testing import CliRunner
 
-from conftest import free_port, serve_settings, wait_until
 from textrepair.cli import app
 from textrepair.model.pyfunc import log_repairer
 from textrepair.tracking import configure_mlflow

@@ -11,8 +11,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from servers import running, serve_settings
 
-from conftest import running, serve_settings
 from textrepair.serve.app import create_app
 
 pytestmark = pytest.mark.slow
