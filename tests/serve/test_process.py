@@ -35,10 +35,11 @@ def registry(tmp_path, tiny_model_dir, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = serve_settings(tmp_path)
     configure_mlflow(settings.mlflow)
-    for _ in range(2):
-        with mlflow.start_run():
-            log_repairer(tiny_model_dir, settings.registry.model_name)
+    with mlflow.start_run() as run:
+        logged = log_repairer(tiny_model_dir, settings.registry.model_name)
     client = MlflowClient()
+    # Version 2: the same logged model registered again (logging costs seconds; loading is real).
+    client.create_model_version("textrepair", logged.model_uri, run.info.run_id)
     client.set_registered_model_alias("textrepair", "champion", "1")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(settings.model_dump(mode="json")))
     yield client
