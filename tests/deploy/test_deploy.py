@@ -162,3 +162,12 @@ def test_workflows_are_actionlint_clean_and_do_what_they_say():
     assert any(step.get("run") == "make test" for step in ci["jobs"]["test"]["steps"])
     cd = (ROOT / ".github" / "workflows" / "cd.yml").read_text()
     assert "docker/build-push-action" in cd and "rollout status" in cd and "overlays/aks" in cd
+
+
+def test_the_image_parameters_are_valid_settings_for_the_service():
+    from textrepair.config import load_settings
+
+    settings = load_settings(ROOT / "deploy" / "docker" / "params.yaml")
+    assert (settings.serve.host, settings.serve.port) == ("0.0.0.0", 8000)
+    assert settings.serve.model == "/models/textrepair"  # where the Dockerfile puts a baked model
+    assert "/models/textrepair" in (ROOT / "Dockerfile").read_text()
