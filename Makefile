@@ -5,7 +5,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 # DVC stages call `textrepair`: put the venv first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint format bench venv
+.PHONY: run test lint format bench venv serve bench-serve
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -39,3 +39,11 @@ bench: venv
 .PHONY: ui
 ui: venv
 	$(BIN)/textrepair ui
+
+## Serving (issue 4): the API on 127.0.0.1:8000 from models:/textrepair@champion (MODEL=dir or URI).
+serve: venv
+	$(BIN)/textrepair serve $(if $(MODEL),--model $(MODEL))
+
+## Load benchmark of the API: micro-batching on vs off at concurrency 1, 4, 16 (MODEL=dir or URI).
+bench-serve: venv
+	$(BIN)/python benchmarks/serve_load.py $(if $(MODEL),--model $(MODEL))

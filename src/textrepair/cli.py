@@ -607,3 +607,41 @@ def ui(
     command += ["--client.toolbarMode", "viewer"]  # no "Deploy" button: this is not a cloud app
     # Become streamlit (no child process): a signal to this process stops the server itself.
     os.execve(sys.executable, command, env)
+
+
+# ------------------------------------------------------------------------ serving (issue 4)
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default: serve.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: serve.port).")] = None,
+    model: ModelOption = None,
+    params: ParamsOption = None,
+) -> None:
+    """Serve POST /v1/repair, /healthz, /readyz, /metrics and /docs with uvicorn."""
+    from textrepair.serve.server import run_server
+
+    settings = _settings(params)
+    updates = {"host": host, "port": port, "model": model}
+    config = settings.serve.model_copy(update={k: v for k, v in updates.items() if v is not None})
+    run_server(settings.model_copy(update={"serve": config}))
+
+
+@app.command()
+def export(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="New directory for the model files.")
+    ],
+    model: ModelOption = None,
+    params: ParamsOption = None,
+) -> None:
+    """Write a self-contained model directory (e.g. to bake into an image)."""
+    from textrepair.serve.export import export_model
+
+    settings = _settings(params)
+    source = model or _champion_uri(settings)
+    try:
+        info = export_model(source, output, settings.mlflow.tracking_uri)
+    except Exception as error:  # registry, download and load errors alike: say what failed
+        typer.echo(f"cannot export {source}: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(f"exported {info.name} version {info.version} ({source}) to {output}")

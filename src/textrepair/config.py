@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PARAMS_ENV = "TEXTREPAIR_PARAMS"
@@ -287,6 +287,36 @@ class UiConfig(_Strict):
     port: int = Field(8501, ge=1, le=65535)
 
 
+class ServeConfig(_Strict):
+    """The HTTP service (`textrepair serve`, params.yaml section `serve`)."""
+
+    host: str = Field("127.0.0.1", description="Bind address; 0.0.0.0 in a container.")
+    port: int = Field(8000, ge=1, le=65535)
+    model: str | None = Field(
+        None, description="Model directory or MLflow URI; None: models:/<model_name>@champion."
+    )
+    micro_batching: bool = Field(True, description="Group concurrent requests into model calls.")
+    max_batch_size: int = Field(32, ge=1, description="Most texts per model call.")
+    max_wait_ms: float = Field(10.0, ge=0, le=1000, description="How long a batch waits to fill.")
+    max_queue: int = Field(1024, ge=1, description="Queued requests before answering 429.")
+    max_texts: int = Field(64, ge=1, description="Most texts in one request.")
+    max_chars: int = Field(4000, ge=1, description="Most characters in one text.")
+    max_body_bytes: int = Field(1_000_000, ge=64, description="Largest request body accepted.")
+    max_beams: int = Field(4, ge=1, description="Highest num_beams a request may ask for.")
+    api_key: SecretStr | None = Field(
+        None, description="If set, /v1/repair needs it in the X-API-Key header; /admin always does."
+    )
+    api_key_file: str | None = Field(
+        None, description="Read the API key from this file if it exists (a mounted secret)."
+    )
+    log_bodies: bool = Field(False, description="Put texts in the access log (off: lengths only).")
+    reload_interval_s: float = Field(
+        0, ge=0, description="Poll the registry alias this often and reload on change; 0: never."
+    )
+    load_retry_s: float = Field(10, gt=0, description="Retry period while the first load fails.")
+    torch_threads: int = Field(0, ge=0, description="torch threads of the model; 0: default.")
+
+
 class Settings(BaseSettings):
     """The whole configuration. Sections mirror params.yaml."""
 
@@ -310,6 +340,7 @@ class Settings(BaseSettings):
     registry: RegistryConfig = RegistryConfig()
     monitor: MonitorConfig = MonitorConfig()
     ui: UiConfig = UiConfig()
+    serve: ServeConfig = ServeConfig()
 
     @model_validator(mode="after")
     def _profiles_exist(self) -> Settings:

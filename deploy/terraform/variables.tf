@@ -1,0 +1,48 @@
+variable "prefix" {
+  description = "Lower-case letters and digits; names the resources (ACR and storage need globally unique names)."
+  type        = string
+  default     = "textrepair"
+  validation {
+    condition     = can(regex("^[a-z0-9]{3,16}$", var.prefix))
+    error_message = "prefix: 3-16 lower-case letters or digits."
+  }
+}
+
+variable "location" {
+  description = "Azure region."
+  type        = string
+  default     = "westeurope"
+}
+
+variable "node_count" {
+  description = "Initial AKS nodes (the autoscaler moves between min and max)."
+  type        = number
+  default     = 2
+}
+
+variable "node_min" {
+  type    = number
+  default = 2
+}
+
+variable "node_max" {
+  type    = number
+  default = 5
+}
+
+variable "node_vm_size" {
+  description = "CPU nodes: the model runs on CPU."
+  type        = string
+  default     = "Standard_D4s_v5"
+}
+
+variable "api_authorized_ip_ranges" {
+  description = "CIDRs allowed to reach the Kubernetes API server."
+  type        = list(string)
+  default     = ["203.0.113.0/24"]
+}
+
+variable "tags" {
+  type    = map(string)
+  default = { project = "textrepair" }
+}

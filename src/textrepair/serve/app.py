@@ -1,0 +1,250 @@
+"""The FastAPI app: `create_app(settings, repairer=...)`.
+
+No `from __future__ import annotations` here: FastAPI reads the endpoint annotations at run time,
+and the request model is built per app from the configured limits.
+"""
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request, Response, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from textrepair.config import ServeConfig, Settings
+from textrepair.serve.batcher import MicroBatcher, QueueFullError
+from textrepair.serve.errors import ApiError, install_handlers
+from textrepair.serve.inference import predict
+from textrepair.serve.metrics import Metrics
+from textrepair.serve.middleware import BodyGuard, observe
+from textrepair.serve.schemas import (
+    ErrorResponse,
+    ReadyResponse,
+    ReloadResponse,
+    RepairResponse,
+    request_model,
+)
+from textrepair.serve.slot import Loaded, ModelInfo, ModelSlot
+
+log = logging.getLogger(__name__)
+API_KEY_HEADER = "X-API-Key"
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 422, 429, 503)
+}
+
+
+def champion_uri(settings: Settings) -> str:
+    return f"models:/{settings.registry.model_name}@champion"
+
+
+def create_app(
+    settings: Settings,
+    repairer: Any = None,
+    model_info: ModelInfo | None = None,
+    source: str | None = None,
+) -> FastAPI:
+    """The service. With `repairer` it serves that object at once (tests); otherwise it loads
+    `source` (default: serve.model, else the champion) in the background and is ready after."""
+    config = settings.serve
+    source = source or config.model or champion_uri(settings)
+    loaded = None
+    if repairer is not None:
+        info = model_info or ModelInfo(settings.registry.model_name, "in-memory", None, "in-memory")
+        loaded = Loaded(repairer, info)
+    slot = ModelSlot(source, settings.mlflow.tracking_uri, loaded)
+    metrics = Metrics()
+    batcher = MicroBatcher(
+        _model_call(slot, metrics),
+        enabled=config.micro_batching,
+        max_batch_size=config.max_batch_size,
+        max_wait_s=config.max_wait_ms / 1000,
+        max_queue=config.max_queue,
+    )
+    app = FastAPI(
+        title="textrepair",
+        summary="Restores text damaged by DNA-like mutations.",
+        version="1",
+        lifespan=_lifespan(slot, batcher, metrics, config),
+    )
+    app.state.slot, app.state.metrics, app.state.batcher = slot, metrics, batcher
+    install_handlers(app)
+    app.add_middleware(BodyGuard, max_bytes=config.max_body_bytes)
+    app.middleware("http")(observe(metrics, config.log_bodies))  # outermost: sees every answer
+    _routes(app, config, slot, batcher, metrics)
+    return app
+
+
+def _model_call(slot: ModelSlot, metrics: Metrics):
+    def run(texts: list[str], options: Mapping[str, Any]) -> tuple[list[Any], ModelInfo]:
+        loaded = slot.current  # once per batch: a reload in between swaps cleanly
+        if loaded is None:
+            raise ApiError(503, "not_ready", "the model is not loaded yet")
+        metrics.batch_size.observe(len(texts))
+        return predict(loaded.repairer, texts, options), loaded.info
+
+    return run
+
+
+def _lifespan(slot: ModelSlot, batcher: MicroBatcher, metrics: Metrics, config: ServeConfig):
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if config.torch_threads:
+            import torch
+
+            torch.set_num_threads(config.torch_threads)
+        if slot.current is not None:
+            metrics.serving(slot.current.info)
+        await batcher.start()
+        supervisor = asyncio.create_task(_supervise(slot, metrics, config))
+        try:
+            yield
+        finally:
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
+            await batcher.stop()
+
+    return lifespan
+
+
+async def _supervise(slot: ModelSlot, metrics: Metrics, config: ServeConfig) -> None:
+    """Load the model in the background until it works, then poll for a new version."""
+    while slot.current is None:
+        if not await _reload(slot, metrics):
+            await asyncio.sleep(config.load_retry_s)
+    while config.reload_interval_s > 0:
+        await asyncio.sleep(config.reload_interval_s)
+        try:
+            changed = await asyncio.to_thread(slot.has_update)
+        except Exception as error:  # the registry is unreachable: keep serving, try later
+            log.warning("cannot check %s for a new version: %s", slot.source, error)
+            continue
+        if changed:
+            await _reload(slot, metrics)
+
+
+async def _reload(slot: ModelSlot, metrics: Metrics) -> bool:
+    try:
+        loaded = await asyncio.to_thread(slot.reload)
+    except Exception:
+        metrics.reloads.labels("failure").inc()
+        return False
+    metrics.reloads.labels("success").inc()
+    metrics.serving(loaded.info)
+    return True
+
+
+def api_key(config: ServeConfig) -> str | None:
+    """The configured key: serve.api_key, else the content of serve.api_key_file if it exists."""
+    if config.api_key:
+        return config.api_key.get_secret_value()
+    if config.api_key_file and Path(config.api_key_file).is_file():
+        return Path(config.api_key_file).read_text(encoding="utf-8").strip() or None
+    return None
+
+
+def _key_checker(config: ServeConfig, *, required: bool):
+    header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
+    expected = api_key(config)
+
+    def check(key: str | None = Security(header)) -> None:
+        if expected is None:
+            if required:
+                raise ApiError(403, "admin_disabled", "set serve.api_key to use admin endpoints")
+            return
+        # Constant time: the comparison must not reveal how much of a guess was right.
+        if key is None or not hmac.compare_digest(key.encode(), expected.encode()):
+            raise ApiError(401, "unauthorized", f"a valid {API_KEY_HEADER} header is required")
+
+    return check
+
+
+def _routes(
+    app: FastAPI, config: ServeConfig, slot: ModelSlot, batcher: MicroBatcher, metrics: Metrics
+) -> None:
+    repair_request = request_model(config)
+
+    @app.post(
+        "/v1/repair",
+        response_model=RepairResponse,
+        responses=_ERRORS,
+        dependencies=[Depends(_key_checker(config, required=False))],
+    )
+    async def repair(body: repair_request, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Repair each text; results come back in input order, with the model that answered."""
+        if slot.current is None:
+            raise ApiError(503, "not_ready", "the model is still loading; see /readyz")
+        options = body.options.model_dump(exclude_none=True) if body.options else {}
+        try:
+            results, info = await batcher.submit(body.texts, options)
+        except QueueFullError as error:
+            raise ApiError(429, "overloaded", f"try again later: {error}") from error
+        _observe_texts(metrics, body.texts, results)
+        request.state.access = {
+            "texts_count": len(body.texts),
+            "input_chars": sum(map(len, body.texts)),
+            "model_version": info.version,
+            "texts": body.texts,
+            "outputs": [r.text for r in results],
+        }
+        return {
+            "model": info.to_dict(),
+            "results": [
+                {"text": r.text, "edits": [asdict(e) for e in r.edits], "changed": r.changed}
+                for r in results
+            ],
+        }
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})
+    async def readyz() -> JSONResponse:
+        """Readiness: a model is loaded."""
+        current = slot.current
+        body = ReadyResponse(
+            ready=current is not None,
+            model=current.info.to_dict() if current else None,
+            last_error=slot.last_error,
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if current else 503)
+
+    @app.get("/metrics", response_class=Response)
+    async def prometheus() -> Response:
+        """Prometheus metrics (textrepair_*)."""
+        metrics.queue_depth.set(batcher.queued)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post(
+        "/admin/reload",
+        response_model=ReloadResponse,
+        responses={**_ERRORS, 409: {"model": ReloadResponse}},
+        dependencies=[Depends(_key_checker(config, required=True))],
+    )
+    async def reload() -> JSONResponse:
+        """Load the source again (e.g. a new @champion); on failure the old model stays (409)."""
+        ok = await _reload(slot, metrics)
+        current = slot.current
+        body = ReloadResponse(
+            reloaded=ok,
+            model=current.info.to_dict() if current else None,
+            error=None if ok else slot.last_error,
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 409)
+
+
+def _observe_texts(metrics: Metrics, texts: list[str], results: list[Any]) -> None:
+    metrics.texts_per_request.observe(len(texts))
+    for text, result in zip(texts, results, strict=True):
+        metrics.input_chars.observe(len(text))
+        metrics.edits.observe(len(result.edits))

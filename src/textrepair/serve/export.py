@@ -1,0 +1,55 @@
+"""`textrepair export`: a self-contained model directory for images (no MLflow at run time)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from textrepair.model.families import MANIFEST
+from textrepair.serve.slot import SERVING_INFO, ModelInfo, resolve
+
+
+def export_model(source: str, output: Path, tracking_uri: str | None = None) -> ModelInfo:
+    """Copy the model files of `source` to `output` with a serving.json naming the version.
+
+    `output` must not exist or be empty. The result is loaded once as a check.
+    """
+    from textrepair.model.repairer import Repairer
+
+    if output.exists() and any(output.iterdir()):
+        raise FileExistsError(f"{output} is not empty")
+    target, info = resolve(source, tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = _model_files(target, Path(tmp), tracking_uri)
+        shutil.copytree(model_dir, output, dirs_exist_ok=True)
+    (output / SERVING_INFO).unlink(missing_ok=True)
+    record = {**info.to_dict(), "exported_from": target, "exported_at": _now()}
+    (output / SERVING_INFO).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    Repairer.load(output)  # fails here, not in the image, if something is missing
+    return ModelInfo(info.name, info.version, info.alias, str(output))
+
+
+def _model_files(target: str, tmp: Path, tracking_uri: str | None) -> Path:
+    if (Path(target) / MANIFEST).is_file():
+        return Path(target)
+    import mlflow
+
+    from textrepair.model.pyfunc import ARTIFACT_KEY
+
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=target, dst_path=str(tmp)))
+    mlmodel = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))
+    artifacts = mlmodel["flavors"]["python_function"].get("artifacts", {})
+    if ARTIFACT_KEY not in artifacts:
+        raise ValueError(f"{target} is not a textrepair model (no '{ARTIFACT_KEY}' artifact)")
+    return local / artifacts[ARTIFACT_KEY]["path"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,33 @@
+"""Fixtures for the service tests: a tiny random byte-T5 on disk and its Repairer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from textrepair.model.families import ModelConfig, build_model, save_model
+from textrepair.model.repairer import Repairer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model gains nothing from threads on a shared 2-core box
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    config = ModelConfig(family="byt5", size="tiny", dropout=0.0)
+    model, tokenizer = build_model(config)
+    return save_model(model.eval(), tokenizer, config, tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_repairer(tiny_model_dir) -> Repairer:
+    return Repairer.load(tiny_model_dir)
