@@ -315,6 +315,12 @@ class ServeConfig(_Strict):
     )
     load_retry_s: float = Field(10, gt=0, description="Retry period while the first load fails.")
     torch_threads: int = Field(0, ge=0, description="torch threads of the model; 0: default.")
+    log_predictions: bool = Field(
+        True, description="Append every answer to the prediction log (lengths and rates, no text)."
+    )
+    drift_report: str = Field(
+        "reports/monitor.json", description="`textrepair monitor` report behind the drift gauges."
+    )
 
 
 class Settings(BaseSettings):

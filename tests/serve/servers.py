@@ -21,6 +21,7 @@ REPO_PARAMS = Path(__file__).parents[2] / "params.yaml"
 def serve_settings(tmp: Path, **serve) -> Settings:
     """Repository params with temporary MLflow URIs and the given `serve` values."""
     params = read_params(REPO_PARAMS)
+    params["storage"] = {"root": str(tmp / "lake")}  # the prediction log goes here
     params["mlflow"] = {
         "tracking_uri": f"sqlite:///{tmp}/mlflow.db",
         "artifact_root": str(tmp / "mlartifacts"),

@@ -260,3 +260,18 @@ def test_the_api_key_can_come_from_a_mounted_secret_file(tmp_path, tiny_repairer
     with running(create_app(settings, repairer=tiny_repairer)) as url:
         assert post(url, {"texts": ["a"]}).status_code == 401
         assert post(url, {"texts": ["a"]}, headers={"X-API-Key": KEY}).status_code == 200
+
+
+def test_answers_go_to_the_prediction_log_and_drift_gauges_are_exposed(tmp_path, tiny_repairer):
+    from textrepair.predlog import log_uri, read_window
+
+    settings = serve_settings(tmp_path, drift_report=str(tmp_path / "monitor.json"))
+    with running(create_app(settings, repairer=tiny_repairer)) as url:
+        assert post(url, {"texts": TEXTS}).status_code == 200
+        assert post(url, {"texts": TEXTS[:1]}).status_code == 200
+        metrics = requests.get(f"{url}/metrics", timeout=30).text
+        assert "textrepair_drift_report_available 0.0" in metrics  # no monitor report yet
+    logged = read_window(log_uri(settings))  # the writer commits what is left at shutdown
+    assert len(logged) == len(TEXTS) + 1
+    assert set(logged["path"]) == {"api"} and set(logged["model_version"]) == {"in-memory"}
+    assert sorted(logged["input_length"]) == sorted(map(len, [*TEXTS, TEXTS[0]]))

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -20,6 +21,8 @@ from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from textrepair.config import ServeConfig, Settings
+from textrepair.drift_metrics import register_drift_gauges
+from textrepair.predlog import PredictionLogWriter, prediction_rows
 from textrepair.serve.batcher import MicroBatcher, QueueFullError
 from textrepair.serve.errors import ApiError, install_handlers
 from textrepair.serve.inference import predict
@@ -61,6 +64,9 @@ def create_app(
         loaded = Loaded(repairer, info)
     slot = ModelSlot(source, settings.mlflow.tracking_uri, loaded)
     metrics = Metrics()
+    # The drift gauges re-read `textrepair monitor`'s report at every scrape.
+    register_drift_gauges(config.drift_report, registry=metrics.registry)
+    log_writer = PredictionLogWriter.from_settings(settings) if config.log_predictions else None
     batcher = MicroBatcher(
         _model_call(slot, metrics),
         enabled=config.micro_batching,
@@ -72,13 +78,13 @@ def create_app(
         title="textrepair",
         summary="Restores text damaged by DNA-like mutations.",
         version="1",
-        lifespan=_lifespan(slot, batcher, metrics, config),
+        lifespan=_lifespan(slot, batcher, metrics, config, log_writer),
     )
     app.state.slot, app.state.metrics, app.state.batcher = slot, metrics, batcher
     install_handlers(app)
     app.add_middleware(BodyGuard, max_bytes=config.max_body_bytes)
     app.middleware("http")(observe(metrics, config.log_bodies))  # outermost: sees every answer
-    _routes(app, config, slot, batcher, metrics)
+    _routes(app, config, slot, batcher, metrics, log_writer)
     return app
 
 
@@ -93,7 +99,13 @@ def _model_call(slot: ModelSlot, metrics: Metrics):
     return run
 
 
-def _lifespan(slot: ModelSlot, batcher: MicroBatcher, metrics: Metrics, config: ServeConfig):
+def _lifespan(
+    slot: ModelSlot,
+    batcher: MicroBatcher,
+    metrics: Metrics,
+    config: ServeConfig,
+    log_writer: PredictionLogWriter | None,
+):
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if config.torch_threads:
@@ -111,6 +123,8 @@ def _lifespan(slot: ModelSlot, batcher: MicroBatcher, metrics: Metrics, config: 
             with contextlib.suppress(asyncio.CancelledError):
                 await supervisor
             await batcher.stop()
+            if log_writer is not None:  # commits what is still buffered
+                await asyncio.to_thread(log_writer.close)
 
     return lifespan
 
@@ -168,7 +182,12 @@ def _key_checker(config: ServeConfig, *, required: bool):
 
 
 def _routes(
-    app: FastAPI, config: ServeConfig, slot: ModelSlot, batcher: MicroBatcher, metrics: Metrics
+    app: FastAPI,
+    config: ServeConfig,
+    slot: ModelSlot,
+    batcher: MicroBatcher,
+    metrics: Metrics,
+    log_writer: PredictionLogWriter | None,
 ) -> None:
     repair_request = request_model(config)
 
@@ -183,11 +202,15 @@ def _routes(
         if slot.current is None:
             raise ApiError(503, "not_ready", "the model is still loading; see /readyz")
         options = body.options.model_dump(exclude_none=True) if body.options else {}
+        started = time.perf_counter()
         try:
             results, info = await batcher.submit(body.texts, options)
         except QueueFullError as error:
             raise ApiError(429, "overloaded", f"try again later: {error}") from error
         _observe_texts(metrics, body.texts, results)
+        if log_writer is not None:
+            latency_ms = (time.perf_counter() - started) * 1000
+            log_writer.log(prediction_rows(body.texts, results, latency_ms, "api", info.version))
         request.state.access = {
             "texts_count": len(body.texts),
             "input_chars": sum(map(len, body.texts)),
