@@ -21,7 +21,7 @@ def _tiny_params(tmp: Path, experiment: str) -> dict:
     params["storage"] = {"root": str(tmp / "lake")}
     params["gold"].update(validation_fraction=0.2, test_fraction=0.3)
     params["model"].update(family="byt5", size="tiny", init_from=None)
-    params["train"].update(batch_size=8, eval_rows=8, epochs=1)
+    params["train"].update(batch_size=8, eval_rows=8, epochs=1, release=None)
     params["train_output_dir"] = str(tmp / "train")
     params["mlflow"] = {
         "tracking_uri": f"sqlite:///{tmp}/mlflow.db",
