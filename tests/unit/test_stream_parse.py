@@ -11,7 +11,6 @@ from textrepair.stages.stream import (
     StreamTotals,
     parse_line,
     produce,
-    prometheus_text,
     progress_line,
     write_metrics,
 )
@@ -79,7 +78,12 @@ def test_produce_writes_whole_files_at_the_rate(tmp_path):
     samples = [(f"g{i}", f"text number {i}") for i in range(25)]
     messages: list[str] = []
     result = produce(
-        samples, tmp_path / "landing", rate=100.0, rows_per_file=10, prefix="t", echo=messages.append
+        samples,
+        tmp_path / "landing",
+        rate=100.0,
+        rows_per_file=10,
+        prefix="t",
+        echo=messages.append,
     )
     files = sorted((tmp_path / "landing").iterdir())
     assert [f.name for f in files] == ["t-00000.jsonl", "t-00001.jsonl", "t-00002.jsonl"]
