@@ -127,9 +127,26 @@ def _score_lines(batch: pd.DataFrame, model: ScoringModel, max_chars: int) -> pd
             )
         )
     out = pd.concat(frames).sort_index() if frames else pd.DataFrame(index=batch.index[:0])
-    out["source_file"] = batch["source_file"].to_numpy()[out.index]
-    out["landed_at"] = batch["landed_at"].to_numpy()[out.index]
-    return out.reindex(columns=_SCORED_SCHEMA.names)
+    # Plain numpy-backed columns: Spark may hand input columns over Arrow-backed, and an Arrow
+    # column copied to the output comes back as a ChunkedArray that Spark cannot serialise.
+    files, landed = batch["source_file"].tolist(), batch["landed_at"].tolist()
+    out["source_file"] = pd.Series([files[i] for i in out.index], index=out.index, dtype=object)
+    out["landed_at"] = pd.to_datetime(
+        pd.Series([landed[i] for i in out.index], index=out.index, dtype=object), utc=True
+    )
+    return _typed(out.reindex(columns=_SCORED_SCHEMA.names))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    # Columns no row filled (all good or all bad lines) are float NaN after reindex, which Arrow
+    # cannot turn into strings or timestamps: give every column its schema's kind.
+    for name, kind in zip(_SCORED_SCHEMA.names, _SCORED_SCHEMA.types, strict=True):
+        column = frame[name]
+        if pa.types.is_timestamp(kind):
+            frame[name] = pd.to_datetime(column, utc=True)
+        else:
+            frame[name] = column.astype(object).where(column.notna(), None)
+    return frame
 
 
 # --------------------------------------------------------------------------------------- sink
@@ -178,16 +195,26 @@ class ExactlyOnceSink:
         try:
             good = scored.where(F.col("reason").isNull()).select(*PREDICTION_COLUMNS)
             bad = scored.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
-            for frame, uri in ((good, self.paths.table), (bad, self.paths.quarantine)):
-                tables.append_once(
-                    frame, uri, app_id=app_id, txn_version=batch_id, storage_options=self.options
-                )
+            for name, frame, uri in (
+                ("predictions", good, self.paths.table),
+                ("quarantine", bad, self.paths.quarantine),
+            ):
+                self._append(batch_id, app_id, name, frame, uri)
             committed = time.time()
             landed = good.select("landed_at").toArrow().column(0).to_pylist()
             reasons = {r["reason"]: r["count"] for r in bad.groupBy("reason").count().collect()}
         finally:
             scored.unpersist()
         self._record(batch_id, started, committed, landed, reasons, spark)
+
+    def _append(self, batch_id: int, app_id: str, name: str, frame: DataFrame, uri: str) -> None:
+        written = tables.append_once(
+            frame, uri, app_id=app_id, txn_version=batch_id, storage_options=self.options
+        )
+        if written:
+            self.echo(f"stream: batch {batch_id}: appended to {name}")
+        else:  # a crash came after this table's commit and before Spark's checkpoint
+            self.echo(f"stream: batch {batch_id}: already in {name} (replay): not written again")
 
     def _committed(self, app_id: str, batch_id: int) -> bool:
         versions = [
