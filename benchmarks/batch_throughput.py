@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 from mutation_throughput import build_rows
-
 from textrepair.config import SparkConfig, load_settings
 from textrepair.mutations import Mutator, row_rng
 from textrepair.scoring import resolve_model
