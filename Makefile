@@ -5,7 +5,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 # DVC stages call `textrepair`: put the venv first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint format bench venv
+.PHONY: run test lint format bench bench-batch venv
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -34,3 +34,7 @@ format:
 ## Benchmarks: throughput ratios measured side by side.
 bench: venv
 	$(BIN)/python benchmarks/mutation_throughput.py
+
+## Batch scoring throughput: Repairer directly vs Spark local[1] / local[2] (MODEL=dir or URI).
+bench-batch: venv
+	$(BIN)/python benchmarks/batch_throughput.py $(if $(MODEL),--model $(MODEL))

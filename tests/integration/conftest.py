@@ -64,6 +64,18 @@ def _tiny_models():
     return tiny_models
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Repairer called in the test process uses one thread, like each Spark worker: OpenMP
+    threads spinning against other work on a shared 2-core machine make decoding crawl."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def copy_model_dir(tmp_path_factory) -> Path:
     """A tiny byte-T5 trained for a few seconds to copy, saved as a model directory: its greedy

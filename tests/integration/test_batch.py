@@ -36,7 +36,7 @@ def _by_id(uri: str) -> dict[str, dict]:
 
 
 def test_batch_scores_a_table_with_the_repairer_and_a_rerun_replaces_rows(
-    spark, tmp_path, settings, copy_model_dir, damaged_texts
+    spark, tmp_path, settings, copy_model_dir, damaged_texts, one_torch_thread
 ):
     rows = [{"id": f"r{i:02d}", "text": t} for i, t in enumerate(damaged_texts)]
     bad = [{"id": None, "text": "no id"}, {"id": "r99", "text": None}, dict(rows[0])]

@@ -87,7 +87,7 @@ LEGS: dict[str, Callable[[Context, Rows], dict[str, str]]] = {
 
 
 def test_every_scoring_path_repairs_identically(
-    spark, tmp_path, tiny_params, copy_model_dir, damaged_texts
+    spark, tmp_path, tiny_params, copy_model_dir, damaged_texts, one_torch_thread
 ):
     params = tiny_params(tmp_path, "parity")
     params["stream"].update(max_files_per_trigger=2)
