@@ -39,7 +39,7 @@ PREDICTION_SCHEMA = pa.schema(
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?$")
 
 # Per Python worker process: model directory -> loaded Repairer (see worker_repairer).
-_WORKER_REPAIRERS: dict[tuple[str, int, int], Any] = {}
+_WORKER_REPAIRERS: dict[str, Any] = {}
 WORKER_LOADS: list[str] = []  # one entry per model load in this process (tests read it)
 
 
@@ -120,18 +120,19 @@ def _directory_version(path: Path) -> str:
 
 def worker_repairer(model: ScoringModel) -> Any:
     """The Repairer of `model` in this process, loaded on first use and kept for the next calls."""
-    key = (model.local_dir, model.batch_size, model.torch_threads)
-    if key not in _WORKER_REPAIRERS:
-        import torch
+    import torch
 
+    if model.torch_threads:
+        # Spark runs one Python worker per core: more threads per worker only contend.
+        torch.set_num_threads(model.torch_threads)
+    if model.local_dir not in _WORKER_REPAIRERS:
         from textrepair.model.repairer import Repairer
 
-        if model.torch_threads:
-            # Spark runs one Python worker per core: more threads per worker only contend.
-            torch.set_num_threads(model.torch_threads)
-        _WORKER_REPAIRERS[key] = Repairer.load(model.local_dir, batch_size=model.batch_size)
+        _WORKER_REPAIRERS[model.local_dir] = Repairer.load(model.local_dir)
         WORKER_LOADS.append(model.local_dir)
-    return _WORKER_REPAIRERS[key]
+    repairer = _WORKER_REPAIRERS[model.local_dir]
+    repairer.batch_size = model.batch_size  # a decoding option: no reload needed
+    return repairer
 
 
 def edits_json(result: Any) -> str:
