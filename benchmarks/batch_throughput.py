@@ -97,8 +97,16 @@ def run_spark(model, rows, cores: int, chunk: int, repeats: int) -> dict:
         scored.write.format("noop").mode("overwrite").save()
         timings.append(time.perf_counter() - started)
     out = {r["id"]: r["repaired"] for r in scored.select("id", "repaired").collect()}
+    master, cores_seen = spark.sparkContext.master, spark.sparkContext.defaultParallelism
     spark.stop()
-    return {"session": session, "warmup": warmup, "timings": timings, "out": out}
+    return {
+        "session": session,
+        "warmup": warmup,
+        "timings": timings,
+        "out": out,
+        "master": master,
+        "cores": cores_seen,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"spark local[1] overhead vs direct: {overhead_one:.1%} (target <= 15%)")
     for cores, result in spark.items():
         print(
-            f"local[{cores}]: session start {result['session']:.1f}s, warm-up "
-            f"{result['warmup']:.1f}s (excluded); outputs equal to direct {same[cores]}/{len(rows)}"
+            f"{result['master']} ({result['cores']} cores): session start "
+            f"{result['session']:.1f}s, warm-up {result['warmup']:.1f}s (excluded); "
+            f"outputs equal to direct {same[cores]}/{len(rows)}"
         )
     print(f"1-minute load average: {load_before:.2f} before, {load_after:.2f} after (2 cores)")
 
