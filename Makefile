@@ -5,7 +5,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 # DVC stages call `textrepair`: put the venv first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint format bench venv serve bench-serve
+.PHONY: run test lint format bench bench-batch venv serve bench-serve
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -47,3 +47,7 @@ serve: venv
 ## Load benchmark of the API: micro-batching on vs off at concurrency 1, 4, 16 (MODEL=dir or URI).
 bench-serve: venv
 	$(BIN)/python benchmarks/serve_load.py $(if $(MODEL),--model $(MODEL))
+
+## Batch scoring throughput: Repairer directly vs Spark local[1] / local[2] (MODEL=dir or URI).
+bench-batch: venv
+	$(BIN)/python benchmarks/batch_throughput.py $(if $(MODEL),--model $(MODEL))

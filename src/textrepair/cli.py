@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -645,3 +646,193 @@ def export(
         typer.echo(f"cannot export {source}: {error}", err=True)
         raise typer.Exit(2) from error
     typer.echo(f"exported {info.name} version {info.version} ({source}) to {output}")
+
+
+# ------------------------------------------------------------------ batch and streaming scoring
+def _scoring_model(settings: Settings, model: str | None):
+    """The model pinned for a Spark job: a directory, or a registry URI resolved to a version."""
+    from textrepair.scoring import resolve_model
+    from textrepair.tracking import configure_mlflow
+
+    source = model or _champion_uri(settings)
+    if "://" in source or source.startswith("models:"):
+        configure_mlflow(settings.mlflow)
+    try:
+        return resolve_model(
+            source,
+            batch_size=settings.batch.batch_size,
+            torch_threads=settings.batch.torch_threads,
+        )
+    except Exception as error:  # registry and download errors alike: say what failed
+        typer.echo(f"cannot load model {source}: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+@app.command()
+def batch(
+    input_: Annotated[
+        str,
+        typer.Option(
+            "--input", help="Delta table, or parquet / JSON-lines / CSV file(s) or folder."
+        ),
+    ],
+    output: Annotated[
+        str | None,
+        typer.Option(help="Predictions table (default: batch.output under storage.root)."),
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="Id column (default: batch.id_column).")] = (
+        None
+    ),
+    text_column: Annotated[
+        str | None, typer.Option(help="Text column (default: batch.text_column).")
+    ] = None,
+    where: Annotated[
+        str | None, typer.Option(help="SQL filter on the input, e.g. \"split = 'test'\".")
+    ] = None,
+    model: ModelOption = None,
+    params: ParamsOption = None,
+) -> None:
+    """Score a table or files with the champion on Spark; merge predictions on id (idempotent)."""
+    from textrepair.stages.batch import run_batch, table_uri
+
+    settings = _settings(params)
+    columns = {"id_column": id_column, "text_column": text_column}
+    columns = {k: v for k, v in columns.items() if v is not None}
+    if columns:
+        settings = settings.model_copy(update={"batch": settings.batch.model_copy(update=columns)})
+    target = table_uri(settings, output or settings.batch.output)
+    scoring_model = _scoring_model(settings, model)
+    spark = _spark(settings)
+    try:
+        with _status(f"batch: scoring {input_} with {scoring_model.version}"):
+            result = run_batch(settings, spark, scoring_model, input_, target, where=where)
+    except ValueError as error:
+        typer.echo(f"batch: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(
+        f"batch: {result.scored_rows} rows scored by {result.model_version} in "
+        f"{result.seconds:.1f}s into {target} (version {result.table_version}): "
+        f"{result.inserted} inserted, {result.updated} replaced; skipped "
+        f"{result.null_id_rows} without id, {result.null_text_rows} without text, "
+        f"{result.duplicate_id_rows} duplicate ids"
+    )
+
+
+stream_app = typer.Typer(
+    help="Structured Streaming: repair JSON lines dropped in a landing folder.",
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(stream_app, name="stream")
+
+
+@stream_app.callback(invoke_without_command=True)
+def stream(
+    ctx: typer.Context,
+    landing: Annotated[
+        str | None, typer.Option(help="Landing folder of *.jsonl files (default: stream.landing).")
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option(help="Predictions Delta table (default: stream.table).")
+    ] = None,
+    checkpoint: Annotated[
+        str | None, typer.Option(help="Checkpoint folder (default: stream.checkpoint).")
+    ] = None,
+    quarantine: Annotated[
+        str | None, typer.Option(help="Quarantine table (default: stream.quarantine_table).")
+    ] = None,
+    available_now: Annotated[
+        bool,
+        typer.Option("--available-now", help="Process what is in the landing folder, then stop."),
+    ] = False,
+    metrics: Annotated[
+        str | None, typer.Option(help="Metrics JSON file (default: stream.metrics_file).")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C).")
+    ] = None,
+    model: ModelOption = None,
+    params: ParamsOption = None,
+) -> None:
+    """Run the stream: without a sub-command, `textrepair stream --landing ... [--available-now]`.
+
+    Without --available-now it runs on a processing-time trigger (stream.trigger_interval) until
+    Ctrl-C or SIGTERM; a restart with the same checkpoint continues exactly where it stopped.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from textrepair.stages.stream import resolve_paths, run_stream
+
+    settings = _settings(params)
+    paths = resolve_paths(
+        settings,
+        landing=landing,
+        table=table,
+        checkpoint=checkpoint,
+        quarantine=quarantine,
+        metrics_file=metrics,
+    )
+    scoring_model = _scoring_model(settings, model)
+    mode = "until the landing folder is drained" if available_now else "continuously"
+    typer.echo(
+        f"stream: {paths.landing} -> {paths.table} with {scoring_model.version}, {mode}; "
+        f"checkpoint {paths.checkpoint}, metrics {paths.metrics_file}"
+    )
+    sink = run_stream(
+        _spark(settings),
+        settings,
+        scoring_model,
+        paths,
+        available_now=available_now,
+        timeout=timeout,
+        echo=typer.echo,
+    )
+    totals = sink.totals
+    typer.echo(
+        f"stream: stopped after {totals.batches} batches: {totals.predictions} predictions, "
+        f"{totals.quarantined} quarantined {totals.quarantine_reasons}, "
+        f"{totals.replayed_batches_skipped} replayed batches skipped"
+    )
+
+
+@stream_app.command("produce")
+def stream_produce(
+    landing: Annotated[
+        str | None, typer.Option(help="Landing folder (default: stream.landing).")
+    ] = None,
+    count: Annotated[int, typer.Option(help="Rows to write.", min=1)] = 100,
+    rate: Annotated[
+        float | None, typer.Option(help="Rows per second (default: stream.rate).", min=0.001)
+    ] = None,
+    rows_per_file: Annotated[
+        int | None, typer.Option(help="Rows per landing file (default: stream.rows_per_file).")
+    ] = None,
+    table: Annotated[
+        str | None,
+        typer.Option(help="Predictions table watched for latency (default: stream.table)."),
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for the last files to be scored (0: none).")
+    ] = 60.0,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    prefix: Annotated[
+        str | None, typer.Option(help="Prefix of ids and file names (default: time-based).")
+    ] = None,
+    params: ParamsOption = None,
+) -> None:
+    """Write corrupted gold/test samples into the landing folder at a rate; show the latency."""
+    from textrepair.stages.stream import produce, resolve_paths, sample_texts
+
+    settings = _settings(params)
+    paths = resolve_paths(settings, landing=landing, table=table)
+    samples = sample_texts(settings, count, seed)
+    produce(
+        samples,
+        Path(paths.landing),
+        rate=rate or settings.stream.rate,
+        rows_per_file=rows_per_file or settings.stream.rows_per_file,
+        prefix=prefix or time.strftime("p%Y%m%d%H%M%S"),
+        table=paths.table if wait > 0 else None,
+        wait_seconds=wait,
+        storage_options=settings.storage.storage_options,
+        echo=typer.echo,
+    )

@@ -323,6 +323,43 @@ class ServeConfig(_Strict):
     )
 
 
+class BatchConfig(_Strict):
+    """`textrepair batch`: score a table or files with the champion (params.yaml `batch`)."""
+
+    output: str = Field(
+        "predictions", description="Predictions table: a name under storage.root, or a path/URI."
+    )
+    id_column: str = "id"
+    text_column: str = "text"
+    batch_size: int = Field(16, ge=1, description="Windows per model call (Repairer batch).")
+    rows_per_arrow_batch: int = Field(
+        512, ge=1, description="Rows handed to a Python worker at a time (Arrow batch)."
+    )
+    partitions: int = Field(0, ge=0, description="Input partitions; 0: 2 per Spark core.")
+    torch_threads: int = Field(1, ge=0, description="torch threads per Python worker; 0: default.")
+
+
+class StreamConfig(_Strict):
+    """`textrepair stream`: score JSON lines dropped in a landing folder (params.yaml `stream`)."""
+
+    landing: str = Field("data/stream/landing", description="Folder the stream watches.")
+    table: str = Field(
+        "stream_predictions", description="Predictions table: a name under storage.root or a path."
+    )
+    quarantine_table: str = Field(
+        "stream_quarantine", description="Malformed lines: a name under storage.root or a path."
+    )
+    checkpoint: str = Field("data/stream/checkpoint", description="Spark checkpoint folder.")
+    max_files_per_trigger: int = Field(4, ge=1, description="Files per micro-batch.")
+    trigger_interval: str = Field("5 seconds", description="Processing-time trigger (continuous).")
+    max_text_chars: int = Field(10_000, ge=1, description="Longer texts are quarantined.")
+    metrics_file: str = Field(
+        "reports/stream_metrics.json", description="Stream metrics (JSON; a .prom file beside it)."
+    )
+    rows_per_file: int = Field(10, ge=1, description="`stream produce`: rows per landing file.")
+    rate: float = Field(5.0, gt=0, description="`stream produce`: rows per second.")
+
+
 class Settings(BaseSettings):
     """The whole configuration. Sections mirror params.yaml."""
 
@@ -347,6 +384,8 @@ class Settings(BaseSettings):
     monitor: MonitorConfig = MonitorConfig()
     ui: UiConfig = UiConfig()
     serve: ServeConfig = ServeConfig()
+    batch: BatchConfig = BatchConfig()
+    stream: StreamConfig = StreamConfig()
 
     @model_validator(mode="after")
     def _profiles_exist(self) -> Settings:

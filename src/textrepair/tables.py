@@ -18,7 +18,7 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import DeltaError
 from deltalake.exceptions import TableNotFoundError as DeltaTableNotFoundError
 from pyspark.errors import AnalysisException
@@ -39,6 +39,8 @@ _WRITTEN_BY = {
     "gold": "gold",
     "predictions": "batch scoring (or streaming)",
     "prediction_log": "serving",
+    "stream_predictions": "streaming (textrepair stream)",
+    "stream_quarantine": "streaming (textrepair stream)",
 }
 # Reader features that change how a table's parquet files must be interpreted: reading the live
 # files directly would resurrect deleted rows or show physical column names.
@@ -319,6 +321,95 @@ def delete_rows(
     return int(table.delete(predicate)["num_deleted_rows"])
 
 
+def merge_table(
+    df: DataFrame,
+    uri: str,
+    *,
+    key: str,
+    storage_options: dict[str, str] | None = None,
+) -> dict[str, int]:
+    """Upsert `df` into the table at `uri` on the column `key` (created if missing).
+
+    Rows whose key exists are replaced, the others inserted, so writing the same rows twice
+    leaves one row per key. Keys must be unique in `df`. Returns the new table version and the
+    counts of inserted and updated rows.
+    """
+    spark = df.sparkSession
+    if uses_delta_connector(spark):
+        return _connector_merge(df, uri, key)
+    source = df.toArrow()
+    if not table_exists(uri, storage_options):
+        version = write_arrow(source, uri, mode="overwrite", storage_options=storage_options)
+        return {"version": version, "inserted": source.num_rows, "updated": 0}
+    table = _open(uri, None, storage_options)
+    quoted = f"`{key}`"
+    metrics = (
+        table.merge(
+            source,
+            predicate=f"t.{quoted} = s.{quoted}",
+            source_alias="s",
+            target_alias="t",
+        )
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+    )
+    return {
+        "version": int(_open(uri, None, storage_options).version()),
+        "inserted": int(metrics.get("num_target_rows_inserted", 0)),
+        "updated": int(metrics.get("num_target_rows_updated", 0)),
+    }
+
+
+def committed_transaction(
+    uri: str, app_id: str, storage_options: dict[str, str] | None = None
+) -> int | None:
+    """The last version an application committed to the table with `append_once`, or None."""
+    if not table_exists(uri, storage_options):
+        return None
+    version = _open(uri, None, storage_options).transaction_version(app_id)
+    return None if version is None else int(version)
+
+
+def append_once(
+    df: DataFrame,
+    uri: str,
+    *,
+    app_id: str,
+    txn_version: int,
+    storage_options: dict[str, str] | None = None,
+) -> bool:
+    """Append `df` unless application `app_id` already committed `txn_version` or later.
+
+    The application transaction (app id, version) is committed atomically with the rows, so a
+    retried write of the same version (a replayed streaming micro-batch) is skipped: exactly-once.
+    Returns True when rows were committed now. Without the connector the frame is collected to the
+    driver.
+    """
+    spark = df.sparkSession
+    if uses_delta_connector(spark):
+        # Delta's own idempotent writes: the connector skips a (txnAppId, txnVersion) it has seen.
+        df.write.format("delta").mode("append").option("txnAppId", app_id).option(
+            "txnVersion", txn_version
+        ).save(_spark_uri(uri))
+        return True
+    done = committed_transaction(uri, app_id, storage_options)
+    if done is not None and done >= txn_version:
+        return False
+    if _is_local(uri):
+        _local_path(uri).parent.mkdir(parents=True, exist_ok=True)
+    write_deltalake(
+        _delta_rs_uri(uri),
+        df.toArrow(),
+        mode="append",
+        storage_options=storage_options,
+        commit_properties=CommitProperties(
+            app_transactions=[Transaction(app_id=app_id, version=txn_version)]
+        ),
+    )
+    return True
+
+
 # --------------------------------------------------------------------------- connector mode
 
 
@@ -365,3 +456,31 @@ def _connector_delete(spark: SparkSession, uri: str, predicate: str) -> int:
     # Older connectors return no row count: take it from the commit's metrics.
     last = spark.sql(f"DESCRIBE HISTORY {_sql_path(uri)} LIMIT 1").first()
     return int((last["operationMetrics"] or {}).get("numDeletedRows", 0))
+
+
+def _connector_merge(df: DataFrame, uri: str, key: str) -> dict[str, int]:
+    spark = df.sparkSession
+    try:
+        version = _connector_version(spark, uri)
+    except AnalysisException as exc:
+        if not _is_missing_table_error(exc):
+            raise
+        version = None
+    if version is None:
+        rows = df.count()
+        df.write.format("delta").mode("overwrite").save(_spark_uri(uri))
+        return {"version": _connector_version(spark, uri), "inserted": rows, "updated": 0}
+    view = f"textrepair_merge_source_{abs(hash(uri))}"
+    df.createOrReplaceTempView(view)
+    quoted = f"`{key}`"
+    spark.sql(
+        f"MERGE INTO {_sql_path(uri)} t USING {view} s ON t.{quoted} = s.{quoted} "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+    )
+    last = spark.sql(f"DESCRIBE HISTORY {_sql_path(uri)} LIMIT 1").first()
+    metrics = last["operationMetrics"] or {}
+    return {
+        "version": int(last["version"]),
+        "inserted": int(metrics.get("numTargetRowsInserted", 0)),
+        "updated": int(metrics.get("numTargetRowsUpdated", 0)),
+    }

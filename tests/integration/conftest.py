@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -49,3 +50,63 @@ def tiny_params():
 @pytest.fixture
 def write_tiny_gold():
     return _write_tiny_gold
+
+
+# ------------------------------------------------------------- batch and streaming scoring
+def _tiny_models():
+    # The tiny-model helpers live beside the model tests; that folder is on sys.path only when
+    # its tests are collected in this process.
+    folder = str(Path(__file__).parents[1] / "model")
+    if folder not in sys.path:
+        sys.path.append(folder)
+    import tiny_models
+
+    return tiny_models
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Repairer called in the test process uses one thread, like each Spark worker: OpenMP
+    threads spinning against other work on a shared 2-core machine make decoding crawl."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def copy_model_dir(tmp_path_factory) -> Path:
+    """A tiny byte-T5 trained for a few seconds to copy, saved as a model directory: its greedy
+    output is deterministic and partly differs from its input, so parity checks mean something."""
+    import torch
+
+    from textrepair.model.families import ModelConfig, build_model, save_model
+
+    config = ModelConfig(family="byt5", size="tiny", dropout=0.0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(1)
+    model, tokenizer = build_model(config)
+    model = _tiny_models().train_to_copy(model, tokenizer, config, steps=60)
+    torch.set_num_threads(threads)
+    return save_model(model, tokenizer, config, tmp_path_factory.mktemp("models") / "copy-byt5")
+
+
+@pytest.fixture(scope="session")
+def damaged_texts() -> list[str]:
+    """24 short sentences, three in four damaged by substitutions; deterministic."""
+    import random
+
+    from textrepair.config import MutationSpec
+    from textrepair.mutations import Mutator, row_rng
+
+    n, seed = 24, 7
+    rng = random.Random(seed)
+    mutator = Mutator({"substitution": MutationSpec(rate=6, mean_length=1.5, max_length=3)})
+    texts = []
+    for i in range(n):
+        clean = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9)))
+        texts.append(mutator.mutate(clean, row_rng(seed, str(i)))[0] if i % 4 else clean)
+    return texts

@@ -1,0 +1,171 @@
+"""Scoring shared by the batch job and the stream: prediction rows from texts, through Repairer.
+
+The driver resolves the model once (`resolve_model`): a registered model URI such as
+`models:/textrepair@champion` is pinned to its version and downloaded to a local directory, so
+every worker scores with the same weights even if @champion moves during the job, and every
+prediction records that version. Python workers load the directory once per process
+(`worker_repairer`) and reuse it for every batch and task they run (Spark reuses its Python
+workers), so a job or a long-running stream loads the model once per core, not once per batch.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+PREDICTION_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("input", pa.string()),
+        ("repaired", pa.string()),
+        ("edits", pa.string()),  # JSON list of {op, start, end, replacement}, as the pyfunc gives
+        ("changed", pa.bool_()),
+        ("model_version", pa.string()),
+        ("scored_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?$")
+
+# Per Python worker process: model directory -> loaded Repairer (see worker_repairer).
+_WORKER_REPAIRERS: dict[str, Any] = {}
+WORKER_LOADS: list[str] = []  # one entry per model load in this process (tests read it)
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """A model pinned for one job: what workers load, and the version predictions record."""
+
+    source: str  # what was asked for: a model directory or an MLflow model URI
+    local_dir: str  # a textrepair model directory on a path workers can read
+    version: str  # e.g. models:/textrepair/3, or dir:<name>@<weights hash>
+    batch_size: int = 16
+    torch_threads: int = 1
+
+
+def resolve_model(
+    source: str, *, batch_size: int = 16, torch_threads: int = 1, download_dir: Path | None = None
+) -> ScoringModel:
+    """Pin `source` (a model directory or an MLflow model URI) to a local directory and version.
+
+    A `models:/name@alias` URI is resolved to `models:/name/<version>` first. MLflow must already
+    point at the right tracking URI (`tracking.configure_mlflow`).
+    """
+    from textrepair.model.families import MANIFEST
+
+    options = dict(batch_size=batch_size, torch_threads=torch_threads)
+    if (Path(source) / MANIFEST).is_file():
+        local = Path(source).absolute()
+        return ScoringModel(source, str(local), _directory_version(local), **options)
+    pinned = _pin_registered(source)
+    target = download_dir or _temporary_dir()
+    local = _download_model_dir(pinned, target)
+    return ScoringModel(source, str(local), pinned, **options)
+
+
+def _pin_registered(uri: str) -> str:
+    match = _MODELS_URI.match(uri)
+    if not match or not match["alias"]:
+        return uri
+    from mlflow import MlflowClient
+
+    version = MlflowClient().get_model_version_by_alias(match["name"], match["alias"]).version
+    return f"models:/{match['name']}/{version}"
+
+
+def _download_model_dir(uri: str, target: Path) -> Path:
+    """Download an MLflow pyfunc model and return the textrepair model directory inside it."""
+    import mlflow
+    import yaml
+
+    from textrepair.model.pyfunc import ARTIFACT_KEY
+
+    root = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
+    mlmodel = yaml.safe_load((root / "MLmodel").read_text(encoding="utf-8"))
+    artifacts = mlmodel["flavors"]["python_function"].get("artifacts", {})
+    if ARTIFACT_KEY not in artifacts:
+        raise ValueError(f"{uri} is not a textrepair model (no {ARTIFACT_KEY!r} artifact)")
+    return root / artifacts[ARTIFACT_KEY]["path"]
+
+
+def _temporary_dir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="textrepair-model-"))
+    # The workers of this job read it; nothing needs it after the driver exits.
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def _directory_version(path: Path) -> str:
+    """dir:<name>@<hash of the manifest and weights>: changes whenever the weights change."""
+    from textrepair.model.families import MANIFEST
+
+    digest = hashlib.sha256()
+    for file in [*sorted(path.glob("*.safetensors")), path / MANIFEST]:
+        with file.open("rb") as handle:
+            for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                digest.update(block)
+    return f"dir:{path.name}@{digest.hexdigest()[:12]}"
+
+
+def worker_repairer(model: ScoringModel) -> Any:
+    """The Repairer of `model` in this process, loaded on first use and kept for the next calls."""
+    import torch
+
+    if model.torch_threads:
+        # Spark runs one Python worker per core: more threads per worker only contend.
+        torch.set_num_threads(model.torch_threads)
+    if model.local_dir not in _WORKER_REPAIRERS:
+        from textrepair.model.repairer import Repairer
+
+        _WORKER_REPAIRERS[model.local_dir] = Repairer.load(model.local_dir)
+        WORKER_LOADS.append(model.local_dir)
+    repairer = _WORKER_REPAIRERS[model.local_dir]
+    repairer.batch_size = model.batch_size  # a decoding option: no reload needed
+    return repairer
+
+
+def edits_json(result: Any) -> str:
+    """A RepairResult's edits as the JSON list the pyfunc model returns."""
+    return json.dumps([asdict(edit) for edit in result.edits], ensure_ascii=False)
+
+
+def predict_frame(ids: list[str], texts: list[str], repairer: Any, version: str) -> pd.DataFrame:
+    """Prediction rows (PREDICTION_SCHEMA) for `texts`, repaired in one Repairer call."""
+    results = repairer.repair(texts) if texts else []
+    return pd.DataFrame(
+        {
+            "id": pd.Series(ids, dtype=object),
+            "input": pd.Series(texts, dtype=object),
+            "repaired": pd.Series([r.text for r in results], dtype=object),
+            "edits": pd.Series([edits_json(r) for r in results], dtype=object),
+            "changed": pd.Series([r.changed for r in results], dtype=bool),
+            "model_version": version,
+            "scored_at": pd.Timestamp(dt.datetime.now(dt.UTC)),
+        },
+        columns=PREDICTION_SCHEMA.names,
+    )
+
+
+def score_batches(
+    model: ScoringModel, id_column: str = "id", text_column: str = "text"
+) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """The mapInPandas function: (id, text) batches in, PREDICTION_SCHEMA batches out."""
+
+    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        repairer = worker_repairer(model)
+        for batch in batches:
+            ids = batch[id_column].astype(str).tolist()
+            yield predict_frame(ids, batch[text_column].tolist(), repairer, model.version)
+
+    return score

@@ -1,0 +1,592 @@
+"""Structured Streaming: JSON lines dropped in a landing folder, repaired into a Delta table.
+
+    landing/*.jsonl ─▶ file source (text lines, maxFilesPerTrigger) ─▶ foreachBatch:
+        mapInPandas: parse each line (bad ones get a reason) and repair the good ones with the
+        Repairer loaded once per Python worker ─▶ predictions + quarantine, each appended once
+
+Exactly-once: Spark's checkpoint replays an unfinished micro-batch with the same files and the
+same batch id after a crash. Each append commits the Delta application transaction
+(app id = the streaming query id, version = batch id) atomically with its rows, and a replayed
+batch whose transaction is already in a table is not written again (`tables.append_once`).
+
+`produce` is the demo feed: it writes corrupted gold/test samples into the landing folder at a
+given rate and reports how long each file took to show up in the predictions table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import signal
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pandas as pd
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from textrepair import tables
+from textrepair.config import Settings, StreamConfig
+from textrepair.scoring import PREDICTION_SCHEMA, ScoringModel, predict_frame, worker_repairer
+from textrepair.spark import spark_schema
+
+log = logging.getLogger(__name__)
+
+REASONS = ("bad_json", "not_an_object", "missing_id", "bad_id", "missing_text", "non_string_text",
+           "oversize_text")  # fmt: skip
+RAW_CHARS = 1000  # quarantined lines keep at most this much of the raw line
+# What the parser emits: prediction columns for good lines, reason/detail/raw for bad ones.
+_SCORED_SCHEMA = pa.schema(
+    [
+        *PREDICTION_SCHEMA,
+        ("source_file", pa.string()),
+        ("landed_at", pa.timestamp("us", tz="UTC")),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+PREDICTION_COLUMNS = [*PREDICTION_SCHEMA.names, "source_file", "landed_at", "batch_id"]
+QUARANTINE_COLUMNS = ["id", "reason", "detail", "raw", "source_file", "landed_at", "batch_id"]
+
+
+@dataclass(frozen=True)
+class StreamPaths:
+    landing: str
+    table: str
+    quarantine: str
+    checkpoint: str
+    metrics_file: str
+
+
+# ------------------------------------------------------------------------------------ parsing
+def parse_line(line: str | None, max_chars: int) -> tuple[str | None, str | None, str, str]:
+    """(id, text, reason, detail) of one landing line; reason is '' for a good line."""
+    try:
+        record = json.loads(line or "")
+    except ValueError as error:
+        return None, None, "bad_json", str(error)[:200]
+    if not isinstance(record, dict):
+        return None, None, "not_an_object", f"a JSON {type(record).__name__}, not an object"
+    raw_id = record.get("id")
+    if raw_id is None or raw_id == "":
+        return None, None, "missing_id", "no 'id' (or it is null or empty)"
+    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
+        return None, None, "bad_id", f"'id' is a {type(raw_id).__name__}, not a string or integer"
+    row_id, text = str(raw_id), record.get("text")
+    if text is None:
+        return row_id, None, "missing_text", "no 'text' (or it is null)"
+    if not isinstance(text, str):
+        return row_id, None, "non_string_text", f"'text' is a {type(text).__name__}"
+    if len(text) > max_chars:
+        return row_id, None, "oversize_text", f"{len(text)} characters, limit {max_chars}"
+    return row_id, text, "", ""
+
+
+def parse_and_score(
+    model: ScoringModel, max_chars: int
+) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """The mapInPandas function: landing lines in, _SCORED_SCHEMA rows out."""
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            yield _score_lines(batch, model, max_chars)
+
+    return run
+
+
+def _score_lines(batch: pd.DataFrame, model: ScoringModel, max_chars: int) -> pd.DataFrame:
+    parsed = [parse_line(line, max_chars) for line in batch["value"]]
+    good = [i for i, (_, _, reason, _) in enumerate(parsed) if not reason]
+    bad = [i for i, (_, _, reason, _) in enumerate(parsed) if reason]
+    frames = []
+    if good:
+        ids, texts = [parsed[i][0] for i in good], [parsed[i][1] for i in good]
+        frames.append(predict_frame(ids, texts, worker_repairer(model), model.version))
+        frames[-1].index = good
+    if bad:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "id": [parsed[i][0] for i in bad],
+                    "reason": [parsed[i][2] for i in bad],
+                    "detail": [parsed[i][3] for i in bad],
+                    "raw": [(batch["value"].iloc[i] or "")[:RAW_CHARS] for i in bad],
+                },
+                index=bad,
+            )
+        )
+    out = pd.concat(frames).sort_index() if frames else pd.DataFrame(index=batch.index[:0])
+    # Plain numpy-backed columns: Spark may hand input columns over Arrow-backed, and an Arrow
+    # column copied to the output comes back as a ChunkedArray that Spark cannot serialise.
+    files, landed = batch["source_file"].tolist(), batch["landed_at"].tolist()
+    out["source_file"] = pd.Series([files[i] for i in out.index], index=out.index, dtype=object)
+    out["landed_at"] = pd.to_datetime(
+        pd.Series([landed[i] for i in out.index], index=out.index, dtype=object), utc=True
+    )
+    return _typed(out.reindex(columns=_SCORED_SCHEMA.names))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    # Columns no row filled (all good or all bad lines) are float NaN after reindex, which Arrow
+    # cannot turn into strings or timestamps: give every column its schema's kind.
+    for name, kind in zip(_SCORED_SCHEMA.names, _SCORED_SCHEMA.types, strict=True):
+        column = frame[name]
+        if pa.types.is_timestamp(kind):
+            frame[name] = pd.to_datetime(column, utc=True)
+        else:
+            frame[name] = column.astype(object).where(column.notna(), None)
+    return frame
+
+
+# --------------------------------------------------------------------------------------- sink
+@dataclass
+class StreamTotals:
+    batches: int = 0
+    replayed_batches_skipped: int = 0
+    lines: int = 0
+    predictions: int = 0
+    quarantined: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+
+
+class ExactlyOnceSink:
+    """foreachBatch: score one micro-batch and append it to both tables exactly once."""
+
+    def __init__(
+        self,
+        model: ScoringModel,
+        paths: StreamPaths,
+        config: StreamConfig,
+        storage_options: dict[str, str],
+        echo: Callable[[str], None] = print,
+    ) -> None:
+        self.model, self.paths, self.config = model, paths, config
+        self.options, self.echo = storage_options, echo
+        self.totals = StreamTotals()
+        self.last_batch: dict[str, Any] = {}
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = time.time()
+        spark = batch.sparkSession
+        query_id = spark.sparkContext.getLocalProperty("sql.streaming.queryId")
+        if not query_id:
+            raise RuntimeError("foreachBatch ran outside a streaming query: no query id")
+        app_id = f"textrepair-stream-{query_id}"
+        self.echo(f"stream: batch {batch_id} started")
+        if self._committed(app_id, batch_id):
+            self.totals.replayed_batches_skipped += 1
+            self.echo(f"stream: batch {batch_id} was already committed (replay): skipped")
+            return
+        scored = batch.mapInPandas(
+            parse_and_score(self.model, self.config.max_text_chars), spark_schema(_SCORED_SCHEMA)
+        ).withColumn("batch_id", F.lit(batch_id).cast("long"))
+        scored = scored.persist()  # scored once, written to two tables
+        try:
+            good = scored.where(F.col("reason").isNull()).select(*PREDICTION_COLUMNS)
+            bad = scored.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
+            for name, frame, uri in (
+                ("predictions", good, self.paths.table),
+                ("quarantine", bad, self.paths.quarantine),
+            ):
+                self._append(batch_id, app_id, name, frame, uri)
+            committed = time.time()
+            landed = good.select("landed_at").toArrow().column(0).to_pylist()
+            reasons = {r["reason"]: r["count"] for r in bad.groupBy("reason").count().collect()}
+        finally:
+            scored.unpersist()
+        self._record(batch_id, started, committed, landed, reasons, spark)
+
+    def _append(self, batch_id: int, app_id: str, name: str, frame: DataFrame, uri: str) -> None:
+        written = tables.append_once(
+            frame, uri, app_id=app_id, txn_version=batch_id, storage_options=self.options
+        )
+        if written:
+            self.echo(f"stream: batch {batch_id}: appended to {name}")
+        else:  # a crash came after this table's commit and before Spark's checkpoint
+            self.echo(f"stream: batch {batch_id}: already in {name} (replay): not written again")
+
+    def _committed(self, app_id: str, batch_id: int) -> bool:
+        versions = [
+            tables.committed_transaction(uri, app_id, self.options)
+            for uri in (self.paths.table, self.paths.quarantine)
+        ]
+        return all(v is not None and v >= batch_id for v in versions)
+
+    def _record(
+        self,
+        batch_id: int,
+        started: float,
+        committed: float,
+        landed: list[Any],
+        reasons: dict[str, int],
+        spark: SparkSession,
+    ) -> None:
+        latencies = sorted(committed - stamp.timestamp() for stamp in landed)
+        quarantined = sum(reasons.values())
+        lines = len(landed) + quarantined
+        duration = committed - started
+        totals = self.totals
+        totals.batches += 1
+        totals.lines += lines
+        totals.predictions += len(landed)
+        totals.quarantined += quarantined
+        for reason, count in reasons.items():
+            totals.quarantine_reasons[reason] = totals.quarantine_reasons.get(reason, 0) + count
+        self.last_batch = {
+            "batch_id": batch_id,
+            "lines": lines,
+            "predictions": len(landed),
+            "quarantined": quarantined,
+            "duration_seconds": round(duration, 3),
+            "rows_per_second": round(lines / duration, 2) if duration > 0 else 0.0,
+            "latency_p50_seconds": _rounded(_percentile(latencies, 50)),
+            "latency_max_seconds": _rounded(latencies[-1] if latencies else None),
+            "committed_at": committed,
+        }
+        write_metrics(self.paths.metrics_file, self.snapshot(spark))
+        self.echo(progress_line(self.last_batch, totals))
+
+    def snapshot(self, spark: SparkSession | None = None) -> dict[str, Any]:
+        """Everything the metrics file holds: this process's totals, last batch, Spark's view."""
+        return {
+            "model_version": self.model.version,
+            "totals": asdict(self.totals),
+            "last_batch": self.last_batch,
+            "spark_last_progress": _spark_progress(spark),
+            "updated_at": time.time(),
+        }
+
+
+def _percentile(values: list[float], percent: float) -> float | None:
+    if not values:
+        return None
+    return values[min(len(values) - 1, math.ceil(percent / 100 * len(values)) - 1)]
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _spark_progress(spark: SparkSession | None) -> dict[str, Any]:
+    """Spark's own numbers for the previous micro-batch of the active query, if any."""
+    if spark is None:
+        return {}
+    for query in spark.streams.active:
+        progress = query.lastProgress
+        if progress:
+            return {
+                "batch_id": progress.get("batchId"),
+                "input_rows_per_second": progress.get("inputRowsPerSecond"),
+                "processed_rows_per_second": progress.get("processedRowsPerSecond"),
+                "trigger_ms": (progress.get("durationMs") or {}).get("triggerExecution"),
+            }
+    return {}
+
+
+def progress_line(batch: dict[str, Any], totals: StreamTotals) -> str:
+    latency = (
+        f"latency p50 {batch['latency_p50_seconds']:.2f}s max {batch['latency_max_seconds']:.2f}s"
+        if batch["latency_max_seconds"] is not None
+        else "latency -"
+    )
+    return (
+        f"stream: batch {batch['batch_id']} committed: {batch['predictions']} predictions, "
+        f"{batch['quarantined']} quarantined in {batch['duration_seconds']:.2f}s "
+        f"({batch['rows_per_second']:.1f} rows/s), {latency}; totals {totals.predictions} "
+        f"predictions, {totals.quarantined} quarantined"
+    )
+
+
+def write_metrics(path: str, snapshot: dict[str, Any]) -> None:
+    """The metrics as JSON and, beside it, in Prometheus' text format (a .prom textfile)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(target, json.dumps(snapshot, indent=2, sort_keys=True) + "\n")
+    _atomic_write(target.with_suffix(".prom"), prometheus_text(snapshot))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # readers never see half a file
+
+
+def prometheus_text(snapshot: dict[str, Any]) -> str:
+    totals, last = snapshot["totals"], snapshot["last_batch"]
+    lines = [
+        f"textrepair_stream_batches_total {totals['batches']}",
+        f"textrepair_stream_replayed_batches_skipped_total {totals['replayed_batches_skipped']}",
+        f"textrepair_stream_predictions_total {totals['predictions']}",
+        f"textrepair_stream_quarantined_total {totals['quarantined']}",
+    ]
+    lines += [
+        f'textrepair_stream_quarantined_by_reason_total{{reason="{reason}"}} {count}'
+        for reason, count in sorted(totals["quarantine_reasons"].items())
+    ]
+    gauges = ("duration_seconds", "rows_per_second", "latency_p50_seconds", "latency_max_seconds")
+    lines += [
+        f"textrepair_stream_last_batch_{name} {last[name]}"
+        for name in gauges
+        if last.get(name) is not None
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------ queries
+def resolve_paths(settings: Settings, **overrides: str | None) -> StreamPaths:
+    """Stream locations from settings, with command-line overrides (None keeps the setting)."""
+    from textrepair.stages.batch import table_uri
+
+    config = settings.stream
+    values = {
+        "landing": config.landing,
+        "table": config.table,
+        "quarantine": config.quarantine_table,
+        "checkpoint": config.checkpoint,
+        "metrics_file": config.metrics_file,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values["table"] = table_uri(settings, values["table"])
+    values["quarantine"] = table_uri(settings, values["quarantine"])
+    return StreamPaths(**values)
+
+
+def _spark_path(path: str) -> str:
+    return path if "://" in path else "file://" + str(Path(path).absolute())
+
+
+def start_stream(
+    spark: SparkSession,
+    settings: Settings,
+    model: ScoringModel,
+    paths: StreamPaths,
+    *,
+    available_now: bool = False,
+    echo: Callable[[str], None] = print,
+) -> tuple[StreamingQuery, ExactlyOnceSink]:
+    """Start the query (non-blocking); with `available_now`, it stops when the landing is done."""
+    config = settings.stream
+    if "://" not in paths.landing:
+        Path(paths.landing).mkdir(parents=True, exist_ok=True)
+    lines = (
+        spark.readStream.format("text")
+        .option("maxFilesPerTrigger", config.max_files_per_trigger)
+        .option("pathGlobFilter", "*.{json,jsonl}")
+        .load(_spark_path(paths.landing))
+        .select(
+            "value",
+            F.col("_metadata.file_path").alias("source_file"),
+            F.col("_metadata.file_modification_time").alias("landed_at"),
+        )
+    )
+    sink = ExactlyOnceSink(model, paths, config, settings.storage.storage_options, echo)
+    writer = (
+        lines.writeStream.foreachBatch(sink)
+        .option("checkpointLocation", _spark_path(paths.checkpoint))
+        .queryName("textrepair_stream")
+    )
+    if available_now:
+        return writer.trigger(availableNow=True).start(), sink
+    return writer.trigger(processingTime=config.trigger_interval).start(), sink
+
+
+def run_stream(
+    spark: SparkSession,
+    settings: Settings,
+    model: ScoringModel,
+    paths: StreamPaths,
+    *,
+    available_now: bool = False,
+    timeout: float | None = None,
+    echo: Callable[[str], None] = print,
+) -> ExactlyOnceSink:
+    """Run until the landing is drained (`available_now`), `timeout` seconds, or SIGINT/SIGTERM."""
+    query, sink = start_stream(
+        spark, settings, model, paths, available_now=available_now, echo=echo
+    )
+    stop = {"requested": False}
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop["requested"] = True
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while query.isActive and not stop["requested"]:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            query.awaitTermination(1)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if query.isActive:
+            echo("stream: stopping (the current micro-batch finishes or is replayed on restart)")
+            query.stop()
+    if query.exception() is not None:
+        raise RuntimeError(f"the stream failed: {query.exception()}")
+    return sink
+
+
+# ----------------------------------------------------------------------------------- producer
+@dataclass
+class ProduceResult:
+    files: int = 0
+    rows: int = 0
+    latencies: dict[str, float] = field(default_factory=dict)  # file name -> seconds
+    batches: dict[str, int] = field(default_factory=dict)  # file name -> micro-batch id
+    unseen: list[str] = field(default_factory=list)
+
+
+def sample_texts(settings: Settings, count: int, seed: int) -> list[tuple[str, str]]:
+    """(gold id, corrupted text) of `count` gold/test rows drawn with `seed` (cycling if needed)."""
+    gold = tables.read_arrow(
+        settings.lake_path("gold"),
+        columns=["id", "corrupted", "split"],
+        storage_options=settings.storage.storage_options,
+    )
+    rows = sorted(
+        (row["id"], row["corrupted"]) for row in gold.to_pylist() if row["split"] == "test"
+    )
+    if not rows:
+        raise ValueError("gold has no test rows to sample from")
+    random.Random(seed).shuffle(rows)
+    return [rows[i % len(rows)] for i in range(count)]
+
+
+def write_landing_file(landing: Path, name: str, records: list[dict[str, Any]]) -> Path:
+    """Write JSON lines under a hidden name, then rename: the stream never sees half a file."""
+    landing.mkdir(parents=True, exist_ok=True)
+    tmp = landing / f".{name}.tmp"  # the file source ignores names starting with a dot
+    with tmp.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    target = landing / name
+    os.replace(tmp, target)
+    return target
+
+
+def produce(
+    samples: list[tuple[str, str]],
+    landing: Path,
+    *,
+    rate: float,
+    rows_per_file: int,
+    prefix: str,
+    table: str | None = None,
+    wait_seconds: float = 60.0,
+    storage_options: dict[str, str] | None = None,
+    echo: Callable[[str], None] = print,
+) -> ProduceResult:
+    """Write `samples` as landing files at `rate` rows/s; with `table`, report each file's
+    end-to-end latency: from the file's write time to its rows being readable in `table`."""
+    result = ProduceResult()
+    chunks = [samples[i : i + rows_per_file] for i in range(0, len(samples), rows_per_file)]
+    interval = rows_per_file / rate
+    watcher = _LatencyWatcher(table, storage_options) if table else None
+    pending: dict[str, float] = {}
+    started = time.time()
+    for number, chunk in enumerate(chunks):
+        _sleep_until(started + number * interval, watcher, pending, result, echo)
+        name = f"{prefix}-{number:05d}.jsonl"
+        records = [
+            {"id": f"{prefix}-{number * rows_per_file + i:06d}", "text": text, "gold_id": gold_id}
+            for i, (gold_id, text) in enumerate(chunk)
+        ]
+        path = write_landing_file(landing, name, records)
+        pending[name] = path.stat().st_mtime
+        result.files += 1
+        result.rows += len(records)
+        echo(f"produce: wrote {name} ({len(records)} rows)")
+    if watcher:
+        _sleep_until(
+            time.time() + wait_seconds, watcher, pending, result, echo, stop_when_seen=True
+        )
+    result.unseen = sorted(pending) if watcher else []
+    echo(produce_summary(result))
+    return result
+
+
+class _LatencyWatcher:
+    """Polls the predictions table for the landing files whose rows have been committed."""
+
+    def __init__(self, table: str, storage_options: dict[str, str] | None) -> None:
+        self.table, self.options = table, storage_options
+        self.version: int | None = None
+        self.seen: dict[str, int] = {}  # file name -> batch id
+
+    def poll(self) -> dict[str, int]:
+        version = tables.table_version(self.table, self.options)
+        if version is not None and version != self.version:
+            self.version = version
+            data = tables.read_arrow(
+                self.table, columns=["source_file", "batch_id"], storage_options=self.options
+            )
+            files = data.column("source_file").to_pylist()
+            batches = data.column("batch_id").to_pylist()
+            self.seen = {
+                unquote(f.rsplit("/", 1)[-1]): b for f, b in zip(files, batches, strict=True)
+            }
+        return self.seen
+
+
+def _sleep_until(
+    until: float,
+    watcher: _LatencyWatcher | None,
+    pending: dict[str, float],
+    result: ProduceResult,
+    echo: Callable[[str], None],
+    *,
+    stop_when_seen: bool = False,
+) -> None:
+    """Wait until `until`, recording the latency of pending files as they show up."""
+    while True:
+        if watcher and pending:
+            _record_seen(watcher, pending, result, echo)
+        left = until - time.time()
+        if left <= 0 or (stop_when_seen and not pending):
+            return
+        time.sleep(min(0.2, left))
+
+
+def _record_seen(
+    watcher: _LatencyWatcher,
+    pending: dict[str, float],
+    result: ProduceResult,
+    echo: Callable[[str], None],
+) -> None:
+    seen = watcher.poll()
+    now = time.time()
+    for name in [n for n in pending if n in seen]:
+        result.latencies[name] = now - pending.pop(name)
+        result.batches[name] = seen[name]
+        echo(
+            f"produce: {name} in predictions (batch {seen[name]}) "
+            f"{result.latencies[name]:.2f}s after it was written"
+        )
+
+
+def produce_summary(result: ProduceResult) -> str:
+    text = f"produce: {result.rows} rows in {result.files} files"
+    if result.latencies:
+        values = sorted(result.latencies.values())
+        by_batch: dict[int, float] = {}
+        for name, batch in result.batches.items():
+            by_batch[batch] = max(by_batch.get(batch, 0.0), result.latencies[name])
+        text += (
+            f"; end-to-end latency per file p50 {statistics.median(values):.2f}s, "
+            f"max {values[-1]:.2f}s over {len(values)} files in {len(by_batch)} batches"
+        )
+    if result.unseen:
+        text += f"; {len(result.unseen)} files not in the table yet: {result.unseen[:3]}"
+    return text
