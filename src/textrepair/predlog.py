@@ -15,6 +15,8 @@ Public API (everything else is private):
         and on `flush()`/`close()` (also a context manager).
     read_window(uri, last_rows=N, last_hours=H)
         The most recent rows, as a pandas DataFrame sorted by time (what the monitor compares).
+    rows_from_predictions(table, seconds, path="batch")
+        Log rows from predictions-table rows (input, repaired, edits JSON, model_version).
     log_uri(settings)
         Where the log lives: `<storage.root>/<monitor.log_table>`.
 
@@ -93,6 +95,23 @@ def prediction_rows(
         _row(text, result, latency, path, version, when)
         for text, result, latency in zip(inputs, results, latencies, strict=True)
     ]
+
+
+def rows_from_predictions(
+    predictions: Any, seconds: float, path: PredictionPath
+) -> list[dict[str, Any]]:
+    """Log rows from a predictions table (`input`, `repaired`, `edits` JSON, `model_version`),
+    each with the average latency `seconds / rows` (batch and stream time whole batches)."""
+    import json
+    from types import SimpleNamespace
+
+    data = predictions.to_pylist() if hasattr(predictions, "to_pylist") else list(predictions)
+    if not data:
+        return []
+    results = [SimpleNamespace(text=r["repaired"], edits=json.loads(r["edits"])) for r in data]
+    latency_ms = seconds * 1000 / len(data)
+    version = data[0]["model_version"]
+    return prediction_rows([r["input"] for r in data], results, latency_ms, path, version)
 
 
 def _per_row(latencies_ms: float | Sequence[float], n: int) -> list[float]:

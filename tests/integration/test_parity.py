@@ -1,8 +1,8 @@
 """Parity: the same inputs through every scoring path give identical repaired texts.
 
-Each leg takes (context, rows) and returns {id: repaired}. To add the API leg after the merge,
-write `api_leg` (POST the rows to /v1/repair through FastAPI's TestClient, with the model at
-`context.model_dir` and batch size 1) and add it to LEGS.
+Each leg takes (context, rows) and returns {id: repaired}: the Repairer called directly, the API
+(POST /v1/repair through FastAPI's TestClient), the Spark batch job and the stream. Every path
+but the direct call also writes the prediction log, which is checked too.
 
 All legs decode one window per model call (batch size 1): batched decoding of a barely trained
 model can flip near-tie tokens depending on which windows share a padded batch, and that is a
@@ -23,6 +23,7 @@ from pyspark.sql import SparkSession
 from textrepair import tables
 from textrepair.config import Settings
 from textrepair.model.repairer import Repairer
+from textrepair.predlog import log_uri, read_window
 from textrepair.scoring import ScoringModel, resolve_model
 from textrepair.stages.batch import run_batch
 from textrepair.stages.stream import StreamPaths, run_stream, write_landing_file
@@ -45,6 +46,19 @@ def direct_leg(context: Context, rows: Rows) -> dict[str, str]:
     return {
         i: r.text for (i, _), r in zip(rows, repairer.repair([t for _, t in rows]), strict=True)
     }
+
+
+def api_leg(context: Context, rows: Rows) -> dict[str, str]:
+    from fastapi.testclient import TestClient
+
+    from textrepair.serve.app import create_app
+
+    repairer = Repairer.load(context.model_dir, batch_size=1)
+    with TestClient(create_app(context.settings, repairer=repairer)) as client:
+        response = client.post("/v1/repair", json={"texts": [t for _, t in rows]})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    return {i: r["text"] for (i, _), r in zip(rows, results, strict=True)}
 
 
 def batch_leg(context: Context, rows: Rows) -> dict[str, str]:
@@ -81,6 +95,7 @@ def _repaired(uri: str) -> dict[str, str]:
 
 LEGS: dict[str, Callable[[Context, Rows], dict[str, str]]] = {
     "direct": direct_leg,
+    "api": api_leg,
     "batch": batch_leg,
     "stream": stream_leg,
 }
@@ -105,3 +120,5 @@ def test_every_scoring_path_repairs_identically(
     assert sum(expected[i] != t for i, t in rows) >= 3  # the model really changes some texts
     for name, output in outputs.items():
         assert output == expected, f"{name} differs from the direct Repairer"
+    logged = read_window(log_uri(context.settings))["path"].value_counts().to_dict()
+    assert logged == {"api": len(rows), "batch": len(rows), "stream": len(rows)}

@@ -124,8 +124,13 @@ def run_batch(
     ).first()
     valid = rows.where(F.col("id").isNotNull() & F.col("text").isNotNull())
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(config.rows_per_arrow_batch))
-    scored = score_frame(one_row_per_id(valid), model, config.partitions)
-    merged = tables.merge_table(scored, output, key="id", storage_options=options)
+    # Persisted: scored once, read by the merge and by the prediction log.
+    scored = score_frame(one_row_per_id(valid), model, config.partitions).persist()
+    try:
+        merged = tables.merge_table(scored, output, key="id", storage_options=options)
+        _log_predictions(settings, scored, time.perf_counter() - started)
+    finally:
+        scored.unpersist()
     result = BatchResult(
         input_rows=counts["all"],
         null_id_rows=counts["null_id"] or 0,
@@ -141,3 +146,14 @@ def run_batch(
     result.seconds = time.perf_counter() - started
     log.info("batch: %s", result.to_dict())
     return result
+
+
+def _log_predictions(settings: Settings, scored: DataFrame, seconds: float) -> None:
+    """One prediction-log commit for the job (lengths and rates only, never the text)."""
+    from textrepair.predlog import append_predictions, log_uri, rows_from_predictions
+
+    columns = scored.select("input", "repaired", "edits", "model_version").toArrow()
+    rows = rows_from_predictions(columns, seconds, "batch")
+    if rows:
+        options = settings.storage.storage_options
+        append_predictions(rows, log_uri(settings), storage_options=options)

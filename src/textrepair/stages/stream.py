@@ -37,6 +37,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from textrepair import tables
 from textrepair.config import Settings, StreamConfig
+from textrepair.predlog import append_predictions, log_uri, rows_from_predictions
 from textrepair.scoring import PREDICTION_SCHEMA, ScoringModel, predict_frame, worker_repairer
 from textrepair.spark import spark_schema
 
@@ -170,8 +171,10 @@ class ExactlyOnceSink:
         config: StreamConfig,
         storage_options: dict[str, str],
         echo: Callable[[str], None] = print,
+        log_uri: str | None = None,
     ) -> None:
         self.model, self.paths, self.config = model, paths, config
+        self.log_uri = log_uri  # the prediction log; None: not logged
         self.options, self.echo = storage_options, echo
         self.totals = StreamTotals()
         self.last_batch: dict[str, Any] = {}
@@ -201,6 +204,7 @@ class ExactlyOnceSink:
             ):
                 self._append(batch_id, app_id, name, frame, uri)
             committed = time.time()
+            self._log_predictions(good, committed - started)
             landed = good.select("landed_at").toArrow().column(0).to_pylist()
             reasons = {r["reason"]: r["count"] for r in bad.groupBy("reason").count().collect()}
         finally:
@@ -215,6 +219,16 @@ class ExactlyOnceSink:
             self.echo(f"stream: batch {batch_id}: appended to {name}")
         else:  # a crash came after this table's commit and before Spark's checkpoint
             self.echo(f"stream: batch {batch_id}: already in {name} (replay): not written again")
+
+    def _log_predictions(self, good: DataFrame, seconds: float) -> None:
+        # After the exactly-once appends: a crash in between loses this batch's log rows (the
+        # replay is skipped), it never counts them twice. The log is for monitoring, not billing.
+        if self.log_uri is None:
+            return
+        columns = good.select("input", "repaired", "edits", "model_version").toArrow()
+        rows = rows_from_predictions(columns, seconds, "stream")
+        if rows:
+            append_predictions(rows, self.log_uri, storage_options=self.options)
 
     def _committed(self, app_id: str, batch_id: int) -> bool:
         versions = [
@@ -390,7 +404,9 @@ def start_stream(
             F.col("_metadata.file_modification_time").alias("landed_at"),
         )
     )
-    sink = ExactlyOnceSink(model, paths, config, settings.storage.storage_options, echo)
+    sink = ExactlyOnceSink(
+        model, paths, config, settings.storage.storage_options, echo, log_uri=log_uri(settings)
+    )
     writer = (
         lines.writeStream.foreachBatch(sink)
         .option("checkpointLocation", _spark_path(paths.checkpoint))
