@@ -10,11 +10,21 @@ export PATH := $(abspath $(BIN)):$(PATH)
 venv:
 	@bash scripts/bootstrap.sh
 
-## Main job: data (bronze/silver/gold), train, evaluate, register with DVC; then promote.
+# The main command's sample of gold/test for batch scoring: about 50 main-profile rows.
+BATCH_SAMPLE ?= split = 'test' AND profile = 'default' AND pmod(hash(id), 40) = 0
+STREAM_ROWS ?= 20
+
+## Main job, the whole lifecycle: data (bronze/silver/gold), train (or adopt the release),
+## evaluate and register with DVC; promote; batch scoring; a short stream; the monitor report.
 run: venv
 	$(BIN)/dvc repro
 	$(BIN)/dvc push --quiet
 	$(BIN)/textrepair promote
+	$(BIN)/textrepair batch --input data/lake/gold --text-column corrupted --where "$(BATCH_SAMPLE)"
+	$(BIN)/textrepair stream produce --count $(STREAM_ROWS) --rate 50 --wait 0
+	$(BIN)/textrepair stream --available-now
+	@# A verdict needs monitor.min_rows logged predictions: a report, not a failed run, either way.
+	-$(BIN)/textrepair monitor
 	$(BIN)/textrepair summary
 
 ## The test suite (unit, data, model, integration, e2e), plus lint.

@@ -197,6 +197,16 @@ def summary(reports_dir: ReportsOption = Path("reports")) -> None:
     if (reports_dir / "evaluation.json").exists():
         _print_evaluation(read_metrics("evaluation", reports_dir))
         typer.echo("Per-type and per-length results: " + str(reports_dir / "evaluation.md"))
+    typer.echo(NEXT_STEPS)
+
+
+NEXT_STEPS = """
+Next:
+  mlflow ui --backend-store-uri sqlite:///mlflow.db   # runs, metrics, the registry (port 5000)
+  textrepair serve                                    # the API on http://127.0.0.1:8000/docs
+  textrepair ui                                       # the app on http://127.0.0.1:8501
+  open reports/monitor.html                           # drift of the logged predictions
+"""
 
 
 def _status(message: str):
