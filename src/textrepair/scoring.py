@@ -68,9 +68,11 @@ def resolve_model(
     if (Path(source) / MANIFEST).is_file():
         local = Path(source).absolute()
         return ScoringModel(source, str(local), _directory_version(local), **options)
+    from textrepair.model.pyfunc import download_model_dir
+
     pinned = _pin_registered(source)
     target = download_dir or _temporary_dir()
-    local = _download_model_dir(pinned, target)
+    local = download_model_dir(pinned, target)
     return ScoringModel(source, str(local), pinned, **options)
 
 
@@ -82,21 +84,6 @@ def _pin_registered(uri: str) -> str:
 
     version = MlflowClient().get_model_version_by_alias(match["name"], match["alias"]).version
     return f"models:/{match['name']}/{version}"
-
-
-def _download_model_dir(uri: str, target: Path) -> Path:
-    """Download an MLflow pyfunc model and return the textrepair model directory inside it."""
-    import mlflow
-    import yaml
-
-    from textrepair.model.pyfunc import ARTIFACT_KEY
-
-    root = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
-    mlmodel = yaml.safe_load((root / "MLmodel").read_text(encoding="utf-8"))
-    artifacts = mlmodel["flavors"]["python_function"].get("artifacts", {})
-    if ARTIFACT_KEY not in artifacts:
-        raise ValueError(f"{uri} is not a textrepair model (no {ARTIFACT_KEY!r} artifact)")
-    return root / artifacts[ARTIFACT_KEY]["path"]
 
 
 def _temporary_dir() -> Path:

@@ -110,3 +110,19 @@ def damaged_texts() -> list[str]:
         clean = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9)))
         texts.append(mutator.mutate(clean, row_rng(seed, str(i)))[0] if i % 4 else clean)
     return texts
+
+
+def run_cli(*args: str) -> str:
+    """`textrepair ARGS --params params.yaml` in-process; fails the test on a non-zero exit."""
+    from typer.testing import CliRunner
+
+    from textrepair.cli import app
+
+    result = CliRunner().invoke(app, [*args, "--params", "params.yaml"])
+    assert result.exit_code == 0, f"{args}: {result.output}\n{result.exception!r}"
+    return result.stdout  # logs and progress bars go to stderr
+
+
+@pytest.fixture
+def cli():
+    return run_cli

@@ -40,19 +40,13 @@ def project(tmp_path, monkeypatch, tiny_params, write_tiny_gold):
     mlflow.set_tracking_uri(None)
 
 
-def _cli(*args: str) -> str:
-    result = CliRunner().invoke(app, [*args, "--params", "params.yaml"])
-    assert result.exit_code == 0, f"{args}: {result.output}\n{result.exception!r}"
-    return result.stdout  # logs and progress bars go to stderr
-
-
-def test_train_evaluate_register_promote_repair(project: Path):
-    out = _cli("train")
+def test_train_evaluate_register_promote_repair(project: Path, cli):
+    out = cli("train")
     assert "trained 4 steps" in out and "step budget" in out
     run = json.loads((project / "train" / "run.json").read_text())
     assert (Path(run["model_dir"]) / "model.safetensors").exists()
 
-    out = _cli("evaluate", "--trained")
+    out = cli("evaluate", "--trained")
     report = json.loads((project / "reports" / "evaluation.json").read_text())
     assert set(report) == {"model", "baselines"}
     assert set(report["baselines"]) == {"identity", "symspell"}
@@ -75,26 +69,26 @@ def test_train_evaluate_register_promote_repair(project: Path):
     history = client.get_metric_history(run["run_id"], "eval_loss")
     assert len(history) >= 2  # per-step metrics from the Trainer
 
-    assert "version 1" in _cli("register")
-    assert "version 1 promoted" in _cli("promote")
-    assert "already @champion: nothing to do" in _cli("promote")  # a rerun changes nothing
+    assert "version 1" in cli("register")
+    assert "version 1 promoted" in cli("promote")
+    assert "already @champion: nothing to do" in cli("promote")  # a rerun changes nothing
     champion = client.get_model_version_by_alias("textrepair", "champion")
     assert str(champion.version) == "1"
 
     # The same model registered again cannot beat itself by the margin.
-    assert "version 2" in _cli("register")
-    assert "version 2 not promoted" in _cli("promote")
+    assert "version 2" in cli("register")
+    assert "version 2 not promoted" in cli("promote")
     tags = client.get_model_version("textrepair", "2").tags
     assert tags["promotion.decision"] == "rejected"
     assert tags["promotion.champion_version"] == "1"
 
     lines = ["Teh quick brwon fox.", "", "jumps over the the lazy dog"]
     (project / "input.txt").write_text("\n".join(lines) + "\n")
-    out = _cli("repair", "--file", "input.txt")
+    out = cli("repair", "--file", "input.txt")
     assert len(out.splitlines()) == len(lines)
     assert out.splitlines()[1] == ""  # empty lines pass through
 
-    single = _cli("repair", "Teh quick brwon fox.")
+    single = cli("repair", "Teh quick brwon fox.")
     assert len(single.splitlines()) == 1
 
 

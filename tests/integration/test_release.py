@@ -40,23 +40,17 @@ def project(tmp_path, monkeypatch, tiny_params, write_tiny_gold):
     mlflow.set_tracking_uri(None)
 
 
-def _cli(*args: str) -> str:
-    result = CliRunner().invoke(app, [*args, "--params", "params.yaml"])
-    assert result.exit_code == 0, f"{args}: {result.output}\n{result.exception!r}"
-    return result.stdout
-
-
 def _set_release(project: Path, release: str | None) -> None:
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["train"]["release"] = release
     (project / "params.yaml").write_text(yaml.safe_dump(params))
 
 
-def test_release_is_packaged_adopted_and_promoted_without_rescoring(project: Path, caplog):
-    _cli("train")
-    _cli("evaluate", "--trained")
+def test_release_is_packaged_adopted_and_promoted_without_rescoring(project: Path, caplog, cli):
+    cli("train")
+    cli("evaluate", "--trained")
     command = "textrepair train --from-scratch --max-steps 4"
-    out = _cli("release", "--out", "models/tiny", "--command", command)
+    out = cli("release", "--out", "models/tiny", "--command", command)
     assert "wrote the release models/tiny" in out
 
     card = (project / "models/tiny/README.md").read_text()
@@ -66,7 +60,7 @@ def test_release_is_packaged_adopted_and_promoted_without_rescoring(project: Pat
     assert set(report["baselines"]) == {"identity", "symspell"}
 
     _set_release(project, "models/tiny")
-    out = _cli("train")
+    out = cli("train")
     assert "adopted the release model models/tiny" in out
     run = json.loads((project / "train" / "run.json").read_text())
     assert run["stopped_by"] == "release"
@@ -77,16 +71,16 @@ def test_release_is_packaged_adopted_and_promoted_without_rescoring(project: Pat
     tags = MlflowClient().get_run(run["run_id"]).data.tags
     assert tags["source"] == "release" and tags["data_version"] == "0123abcd.dir"
 
-    _cli("evaluate", "--trained")
-    assert "version 1" in _cli("register")
+    cli("evaluate", "--trained")
+    assert "version 1" in cli("register")
     with caplog.at_level(logging.INFO, logger="textrepair.stages.train"):
-        assert "version 1 promoted" in _cli("promote")
+        assert "version 1 promoted" in cli("promote")
     assert "reusing the evaluation logged on the same test rows" in caplog.text
 
 
-def test_from_scratch_trains_even_with_a_release_set(project: Path):
+def test_from_scratch_trains_even_with_a_release_set(project: Path, cli):
     _set_release(project, "models/missing")
-    out = _cli("train", "--from-scratch")
+    out = cli("train", "--from-scratch")
     assert "trained 4 steps" in out
 
 
@@ -97,9 +91,9 @@ def test_a_missing_release_is_a_clear_error(project: Path):
     assert "models/missing does not exist" in str(result.exception)
 
 
-def test_an_oversized_release_is_refused(project: Path, monkeypatch):
-    _cli("train")
-    _cli("evaluate", "--trained")
+def test_an_oversized_release_is_refused(project: Path, monkeypatch, cli):
+    cli("train")
+    cli("evaluate", "--trained")
     monkeypatch.setattr(release_module, "MAX_RELEASE_MB", 0.001)
     result = CliRunner().invoke(app, ["release", "--out", "models/big", "--params", "params.yaml"])
     assert result.exit_code == 1

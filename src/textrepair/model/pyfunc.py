@@ -74,6 +74,18 @@ def log_repairer(model_dir: Path, registered_name: str | None = None) -> Any:
     )
 
 
+def download_model_dir(uri: str, target: Path) -> Path:
+    """Download a registered textrepair pyfunc to `target`; return the model directory in it."""
+    import yaml
+
+    root = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
+    mlmodel = yaml.safe_load((root / "MLmodel").read_text(encoding="utf-8"))
+    artifacts = mlmodel["flavors"]["python_function"].get("artifacts", {})
+    if ARTIFACT_KEY not in artifacts:
+        raise ValueError(f"{uri} is not a textrepair model (no {ARTIFACT_KEY!r} artifact)")
+    return root / artifacts[ARTIFACT_KEY]["path"]
+
+
 def load_repairer(source: str) -> Any:
     """The Repairer of a model directory, or of a registered model URI (models:/name@alias)."""
     from textrepair.model.families import MANIFEST

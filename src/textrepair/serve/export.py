@@ -8,8 +8,6 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-
 from textrepair.model.families import MANIFEST
 from textrepair.serve.slot import SERVING_INFO, ModelInfo, resolve
 
@@ -39,16 +37,11 @@ def _model_files(target: str, tmp: Path, tracking_uri: str | None) -> Path:
         return Path(target)
     import mlflow
 
-    from textrepair.model.pyfunc import ARTIFACT_KEY
+    from textrepair.model.pyfunc import download_model_dir
 
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=target, dst_path=str(tmp)))
-    mlmodel = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))
-    artifacts = mlmodel["flavors"]["python_function"].get("artifacts", {})
-    if ARTIFACT_KEY not in artifacts:
-        raise ValueError(f"{target} is not a textrepair model (no '{ARTIFACT_KEY}' artifact)")
-    return local / artifacts[ARTIFACT_KEY]["path"]
+    return download_model_dir(target, tmp)
 
 
 def _now() -> str:
