@@ -316,7 +316,11 @@ def release(
         "data_version": run.data.tags.get("data_version", "unknown"),
         "git_commit": run.data.tags.get("git_commit", "unknown"),
         "command": command,
-        "train": {k[6:]: v for k, v in run.data.params.items() if k.startswith("train.")},
+        "train": {
+            k.removeprefix("train."): v
+            for k, v in run.data.params.items()
+            if k.startswith("train.")
+        },
     }
     report = json.loads(report_path.read_text())
     try:

@@ -98,14 +98,15 @@ def prediction_rows(
 
 
 def rows_from_predictions(
-    predictions: Any, seconds: float, path: PredictionPath
+    predictions: pa.Table, seconds: float, path: PredictionPath
 ) -> list[dict[str, Any]]:
-    """Log rows from a predictions table (`input`, `repaired`, `edits` JSON, `model_version`),
-    each with the average latency `seconds / rows` (batch and stream time whole batches)."""
+    """Log rows from an Arrow predictions table (`input`, `repaired`, `edits` JSON,
+    `model_version`), each with the average latency `seconds / rows` (batch and stream time
+    whole batches)."""
     import json
     from types import SimpleNamespace
 
-    data = predictions.to_pylist() if hasattr(predictions, "to_pylist") else list(predictions)
+    data = predictions.to_pylist()
     if not data:
         return []
     results = [SimpleNamespace(text=r["repaired"], edits=json.loads(r["edits"])) for r in data]

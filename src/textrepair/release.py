@@ -21,6 +21,9 @@ from textrepair.model.families import MANIFEST, read_manifest
 
 # A release is committed to git: keep it small (the limit is about 25 MB).
 MAX_RELEASE_MB = 25.0
+CARD_FILE, CURVES_FILE, REPORT_FILE = "README.md", "training_curves.png", "evaluation.json"
+# What a release carries besides the model itself.
+RELEASE_EXTRAS = (CARD_FILE, CURVES_FILE, REPORT_FILE)
 
 
 class ReleaseError(RuntimeError):
@@ -46,10 +49,10 @@ def build_release(
     shutil.copytree(model_dir, partial)
     manifest["train_steps"] = int(train_info.get("steps", 0))
     (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    (partial / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    (partial / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
     if curves is not None and curves.is_file():
-        shutil.copyfile(curves, partial / "training_curves.png")
-    (partial / "README.md").write_text(model_card(manifest, report, train_info), encoding="utf-8")
+        shutil.copyfile(curves, partial / CURVES_FILE)
+    (partial / CARD_FILE).write_text(model_card(manifest, report, train_info), encoding="utf-8")
     size_mb = sum(f.stat().st_size for f in partial.rglob("*") if f.is_file()) / 2**20
     if size_mb > MAX_RELEASE_MB:
         shutil.rmtree(partial)

@@ -156,3 +156,16 @@ def score_batches(
             yield predict_frame(ids, batch[text_column].tolist(), repairer, model.version)
 
     return score
+
+
+def log_scored(
+    scored: Any, uri: str, seconds: float, path: str, storage_options: dict[str, str]
+) -> None:
+    """One prediction-log commit for a scored frame (PREDICTION_SCHEMA columns): lengths and
+    rates only, never the text; each row gets the average latency `seconds / rows`."""
+    from textrepair.predlog import append_predictions, rows_from_predictions
+
+    columns = scored.select("input", "repaired", "edits", "model_version").toArrow()
+    rows = rows_from_predictions(columns, seconds, path)
+    if rows:
+        append_predictions(rows, uri, storage_options=storage_options)

@@ -20,7 +20,8 @@ from pyspark.sql.window import Window
 
 from textrepair import tables
 from textrepair.config import Settings
-from textrepair.scoring import PREDICTION_SCHEMA, ScoringModel, score_batches
+from textrepair.predlog import log_uri
+from textrepair.scoring import PREDICTION_SCHEMA, ScoringModel, log_scored, score_batches
 from textrepair.spark import spark_schema
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,8 @@ def run_batch(
     scored = score_frame(one_row_per_id(valid), model, config.partitions).persist()
     try:
         merged = tables.merge_table(scored, output, key="id", storage_options=options)
-        _log_predictions(settings, scored, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        log_scored(scored, log_uri(settings), seconds, "batch", options)
     finally:
         scored.unpersist()
     result = BatchResult(
@@ -146,14 +148,3 @@ def run_batch(
     result.seconds = time.perf_counter() - started
     log.info("batch: %s", result.to_dict())
     return result
-
-
-def _log_predictions(settings: Settings, scored: DataFrame, seconds: float) -> None:
-    """One prediction-log commit for the job (lengths and rates only, never the text)."""
-    from textrepair.predlog import append_predictions, log_uri, rows_from_predictions
-
-    columns = scored.select("input", "repaired", "edits", "model_version").toArrow()
-    rows = rows_from_predictions(columns, seconds, "batch")
-    if rows:
-        options = settings.storage.storage_options
-        append_predictions(rows, log_uri(settings), storage_options=options)

@@ -37,8 +37,14 @@ from pyspark.sql.streaming import StreamingQuery
 
 from textrepair import tables
 from textrepair.config import Settings, StreamConfig
-from textrepair.predlog import append_predictions, log_uri, rows_from_predictions
-from textrepair.scoring import PREDICTION_SCHEMA, ScoringModel, predict_frame, worker_repairer
+from textrepair.predlog import log_uri
+from textrepair.scoring import (
+    PREDICTION_SCHEMA,
+    ScoringModel,
+    log_scored,
+    predict_frame,
+    worker_repairer,
+)
 from textrepair.spark import spark_schema
 
 log = logging.getLogger(__name__)
@@ -223,12 +229,8 @@ class ExactlyOnceSink:
     def _log_predictions(self, good: DataFrame, seconds: float) -> None:
         # After the exactly-once appends: a crash in between loses this batch's log rows (the
         # replay is skipped), it never counts them twice. The log is for monitoring, not billing.
-        if self.log_uri is None:
-            return
-        columns = good.select("input", "repaired", "edits", "model_version").toArrow()
-        rows = rows_from_predictions(columns, seconds, "stream")
-        if rows:
-            append_predictions(rows, self.log_uri, storage_options=self.options)
+        if self.log_uri is not None:
+            log_scored(good, self.log_uri, seconds, "stream", self.options)
 
     def _committed(self, app_id: str, batch_id: int) -> bool:
         versions = [

@@ -22,10 +22,8 @@ log = logging.getLogger(__name__)
 
 
 RUN_FILE = "run.json"
-CURVES_FILE = "training_curves.png"
+CURVES_FILE = "training_curves.png"  # a DVC out of the train stage
 TEST_SET_TAG = "evaluation.test_set"
-# Files a release directory carries besides the model itself (model card, curves, report).
-RELEASE_EXTRAS = ("README.md", CURVES_FILE, "evaluation.json")
 
 
 @dataclass
@@ -230,6 +228,8 @@ def adopt_release(settings: Settings, release: Path) -> TrainRun:
     import mlflow
 
     from textrepair.model.families import read_manifest
+    from textrepair.release import CURVES_FILE as RELEASE_CURVES
+    from textrepair.release import RELEASE_EXTRAS
     from textrepair.tracking import configure_mlflow, data_version, git_commit
 
     manifest = read_manifest(release)  # a clear error if the release is missing or not a model
@@ -239,7 +239,7 @@ def adopt_release(settings: Settings, release: Path) -> TrainRun:
         shutil.rmtree(model_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(release, model_dir, ignore=shutil.ignore_patterns(*RELEASE_EXTRAS))
-    curves = release / CURVES_FILE
+    curves = release / RELEASE_CURVES
     if curves.is_file():  # the curves of the run that produced the release
         shutil.copyfile(curves, output_dir / CURVES_FILE)
     configure_mlflow(settings.mlflow)
