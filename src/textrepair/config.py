@@ -127,6 +127,16 @@ class ModelConfig(_Strict):
         1.5, gt=0, description="Output budget per input token (plus 8): bounds runaway output."
     )
     draft_tokens: int = Field(16, ge=1, description="Tokens proposed per copy-aware step.")
+    guard_span_chars: int = Field(
+        5,
+        ge=0,
+        description="Undo any change of a window longer than this many characters on either side "
+        "(changes fewer than guard_join_chars apart count as one): damage comes in short spans, "
+        "and a long rewrite is more often a new sentence than a repair. 0 keeps every change.",
+    )
+    guard_join_chars: int = Field(
+        2, ge=0, description="Changes at most this many unchanged characters apart are one change."
+    )
 
     def base_model(self) -> str | None:
         """The causal base used: init_from, else SmolLM2 unless this is the tiny test size."""

@@ -84,3 +84,28 @@ def test_causal_prompt_lookup_equals_plain_greedy(causal_config):
     fast_results, slow_results = fast.repair(texts), slow.repair(texts)
     assert fast_results == slow_results
     assert fast.stats == slow.stats
+
+
+def test_causal_uses_prompt_lookup_only_for_a_lone_window(causal_config):
+    torch.manual_seed(2)
+    from textrepair.model.families import build_model
+
+    model, tokenizer = build_model(causal_config)
+    model = train_to_copy(model, tokenizer, causal_config, steps=40).merge_and_unload()
+    calls: list[tuple[int, int | None]] = []
+    generate = model.generate
+
+    def spy(**kwargs):
+        calls.append((kwargs["input_ids"].shape[0], kwargs.get("prompt_lookup_num_tokens")))
+        return generate(**kwargs)
+
+    model.generate = spy
+    texts = _texts(seed=13, n=4)
+    batched = Repairer(model, tokenizer, "causal_lora", copy_aware=True, batch_size=16)
+    batched_results = batched.repair(texts)
+    single = Repairer(model, tokenizer, "causal_lora", copy_aware=True, batch_size=1)
+    single_results = single.repair(texts)
+    windows = batched.stats["windows"]
+    assert calls[0] == (windows, None)  # one greedy batch, no prompt lookup
+    assert calls[1:] == [(1, 16)] * windows  # then one window at a time, with prompt lookup
+    assert [r.text for r in batched_results] == [r.text for r in single_results]

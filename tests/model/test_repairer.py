@@ -85,6 +85,35 @@ def test_plausible_output_is_used_and_edits_describe_it():
     assert [(e.op, e.start, e.end, e.replacement) for e in result.edits] == [("replace", 1, 2, "e")]
 
 
+def _says(text: str) -> Babbler:
+    return Babbler([*(b + 3 for b in text.encode()), 1])
+
+
+def test_long_rewrites_are_undone_and_local_fixes_kept():
+    damaged = "And Moses gat him ieht otn campamp, hehe and the elder of Israey."
+    output = "And Moses went to the camp of the children of Israel, and the elder of Israel."
+    repairer = Repairer(_says(output), None, "byt5", copy_aware=False, guard_span_chars=5)
+    (result,) = repairer.repair([damaged])
+    # The rewrite of the middle is undone; the one-letter fix at the end is kept.
+    assert result.text == "And Moses gat him ieht otn campamp, hehe and the elder of Israel."
+    assert repairer.stats["undone_changes"] >= 1
+
+
+def test_changes_a_few_characters_apart_count_as_one():
+    output = "abcdefghij"
+    damaged = "aXcdYfghij"  # two 1-char changes, 2 apart: one 4-char change
+    undone = Repairer(
+        _says(output), None, "byt5", guard_span_chars=3, guard_join_chars=2, copy_aware=False
+    )
+    kept = Repairer(
+        _says(output), None, "byt5", guard_span_chars=3, guard_join_chars=1, copy_aware=False
+    )
+    off = Repairer(_says(output), None, "byt5", guard_span_chars=0, copy_aware=False)
+    assert undone.repair([damaged])[0].text == damaged
+    assert kept.repair([damaged])[0].text == output
+    assert off.repair([damaged])[0].text == output
+
+
 def test_load_gives_the_same_repairs(tiny_byt5, byt5_config, tmp_path):
     model, tokenizer = tiny_byt5
     save_model(model, tokenizer, byt5_config, tmp_path / "m")

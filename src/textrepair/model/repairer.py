@@ -8,7 +8,9 @@ Windows never contain a line break and never start or end with whitespace (that 
 was trained on); the whitespace between them is copied, so joining windows and separators gives
 the input back exactly. A generation that looks degenerate (no end marker within the budget, empty
 for non-empty input, far longer than the input, invalid UTF-8) is replaced by its input window and
-counted in `RepairResult.fallbacks`.
+counted in `RepairResult.fallbacks`. Of a plausible generation, only local changes are kept: a
+change longer than `guard_span_chars` (after joining changes `guard_join_chars` or fewer apart) is
+undone, because damage comes in short spans and the model's long rewrites are mostly wrong.
 """
 
 from __future__ import annotations
@@ -171,6 +173,8 @@ class Repairer:
         max_new_tokens_ratio: float = 1.5,
         draft_tokens: int = 16,
         prompt: str = PROMPT,
+        guard_span_chars: int = 5,
+        guard_join_chars: int = 2,
     ) -> None:
         if family not in ("byt5", "causal_lora"):
             raise ValueError(f"unknown model family {family!r}")
@@ -182,12 +186,13 @@ class Repairer:
         self.max_new_tokens_ratio = max_new_tokens_ratio
         self.draft_tokens = draft_tokens
         self.prompt = prompt
+        self.guard_span_chars, self.guard_join_chars = guard_span_chars, guard_join_chars
         if family == "causal_lora":
             tokenizer.padding_side = "left"  # generation continues from the right edge
         self.device = getattr(model, "device", torch.device("cpu"))
-        # Counters: windows decoded, degenerate ones replaced, tokens generated; copy-aware byte-T5
-        # also counts decoder passes and drafted/accepted tokens.
-        self.stats = {"windows": 0, "fallbacks": 0, "generated_tokens": 0}
+        # Counters: windows decoded, degenerate ones replaced, long changes undone, tokens
+        # generated; copy-aware byte-T5 also counts decoder passes and drafted/accepted tokens.
+        self.stats = {"windows": 0, "fallbacks": 0, "undone_changes": 0, "generated_tokens": 0}
 
     @classmethod
     def load(cls, path: str | Path, **options: Any) -> Repairer:
@@ -197,6 +202,8 @@ class Repairer:
             max_new_tokens_ratio=config.max_new_tokens_ratio,
             draft_tokens=config.draft_tokens,
             prompt=config.prompt,
+            guard_span_chars=config.guard_span_chars,
+            guard_join_chars=config.guard_join_chars,
         )
         return cls(model, tokenizer, config.family, **{**defaults, **options})
 
@@ -224,6 +231,8 @@ class Repairer:
             generated = self._generate([windows[i] for i in chunk])
             for i, text in zip(chunk, generated, strict=True):
                 ok = text is not None and _plausible(windows[i], text)
+                if ok and self.guard_span_chars:
+                    text = self._keep_local_changes(windows[i], text)
                 out[i] = (text, False) if ok else (windows[i], True)
                 self.stats["fallbacks"] += not ok
         self.stats["windows"] += len(windows)
@@ -270,34 +279,49 @@ class Repairer:
             eos_token_id=eos,
             pad_token_id=self.tokenizer.pad_token_id,
         )
-        if self.copy_aware and self.num_beams == 1:
-            # transformers' prompt-lookup decoding copies drafts from the prompt; batch size 1 only.
-            rows = []
-            for prompt in prompts:
-                input_ids, mask = _pad(
-                    [prompt], self.tokenizer.pad_token_id, left=True, device=self.device
-                )
-                output = self.model.generate(
-                    input_ids=input_ids,
-                    attention_mask=mask,
-                    prompt_lookup_num_tokens=self.draft_tokens,
-                    **options,
-                )
-                rows.append(_until(output[0, input_ids.shape[1] :].tolist(), eos))
-        else:
-            input_ids, mask = _pad(
-                prompts, self.tokenizer.pad_token_id, left=True, device=self.device
-            )
-            output = self.model.generate(input_ids=input_ids, attention_mask=mask, **options)
-            rows = [_until(row, eos) for row in output[:, input_ids.shape[1] :].tolist()]
+        input_ids, mask = _pad(prompts, self.tokenizer.pad_token_id, left=True, device=self.device)
+        if self.copy_aware and self.num_beams == 1 and len(prompts) == 1:
+            # transformers' prompt-lookup decoding (drafts copied from the prompt) runs at batch
+            # size 1 only. It wins for a lone window; for several, one batched greedy pass is
+            # faster (benchmarks/decoding_speed.py: ~3x at 16 windows on one core).
+            options["prompt_lookup_num_tokens"] = self.draft_tokens
+        output = self.model.generate(input_ids=input_ids, attention_mask=mask, **options)
+        rows = [_until(row, eos) for row in output[:, input_ids.shape[1] :].tolist()]
         self.stats["generated_tokens"] += sum(len(r) for r in rows)
         return [
             self.tokenizer.decode(row[:-1], skip_special_tokens=True) if row[-1:] == [eos] else None
             for row in rows
         ]
 
+    def _keep_local_changes(self, window: str, output: str) -> str:
+        pieces, cursor = [], 0
+        for src_start, src_end, dest_start, dest_end in _changes(
+            window, output, self.guard_join_chars
+        ):
+            undo = max(src_end - src_start, dest_end - dest_start) > self.guard_span_chars
+            self.stats["undone_changes"] += undo
+            pieces.append(window[cursor:src_start])
+            pieces.append(window[src_start:src_end] if undo else output[dest_start:dest_end])
+            cursor = src_end
+        return "".join([*pieces, window[cursor:]])
+
     def _budget(self, input_tokens: int) -> int:
         return math.ceil(self.max_new_tokens_ratio * input_tokens) + 8
+
+
+def _changes(source: str, target: str, join: int) -> list[tuple[int, int, int, int]]:
+    """Changed spans (src_start, src_end, dest_start, dest_end) from Levenshtein opcodes, joining
+    changes at most `join` unchanged characters apart on both sides."""
+    spans: list[tuple[int, int, int, int]] = []
+    for op in Levenshtein.opcodes(source, target):
+        if op.tag == "equal":
+            continue
+        last = spans[-1] if spans else None
+        if last and op.src_start - last[1] <= join and op.dest_start - last[3] <= join:
+            spans[-1] = (last[0], op.src_end, last[2], op.dest_end)
+        else:
+            spans.append((op.src_start, op.src_end, op.dest_start, op.dest_end))
+    return spans
 
 
 def _prompt_overhead(tokenizer: Any, prompt: str) -> int:
