@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -524,6 +525,28 @@ DRIFT_EXIT_CODE = 3  # `--fail-on-drift`: retraining is recommended
 TOO_FEW_ROWS_EXIT_CODE = 4  # the window holds fewer than monitor.min_rows rows
 
 
+def _champion_repair(settings: Settings) -> Callable[[list[str]], list[str]] | None:
+    """The champion as a texts -> texts function, or None (said on stderr) if there is none."""
+    from mlflow.exceptions import MlflowException
+
+    from textrepair.model.families import ModelLoadError
+    from textrepair.model.pyfunc import load_repairer
+    from textrepair.tracking import configure_mlflow
+
+    uri = _champion_uri(settings)
+    try:
+        configure_mlflow(settings.mlflow)
+        repairer = load_repairer(uri)
+    except (MlflowException, ModelLoadError, OSError) as error:
+        typer.echo(
+            f"monitor: cannot load {uri} ({str(error).splitlines()[0]}); damage_rate and unchanged "
+            "are compared with gold's true damage",
+            err=True,
+        )
+        return None
+    return lambda texts: [result.text for result in repairer.repair(texts)]
+
+
 @app.command()
 def monitor(
     window: Annotated[
@@ -547,8 +570,11 @@ def monitor(
     from textrepair.monitor import write_report as write_monitor_report
 
     settings = _settings(params)
+    repair = _champion_repair(settings) if settings.monitor.reference_rows else None
     try:
-        report, reference, frame = run_monitor(settings, last_rows=window, last_hours=hours)
+        report, reference, frame = run_monitor(
+            settings, last_rows=window, last_hours=hours, repair=repair
+        )
     except MonitorError as error:
         typer.echo(f"monitor: {error}", err=True)
         raise typer.Exit(1) from error

@@ -263,6 +263,13 @@ class MonitorConfig(_Strict):
     profile_rows: int = Field(
         20000, ge=100, description="Training rows sampled for the reference profile."
     )
+    reference_rows: int = Field(
+        200,
+        ge=0,
+        description="gold/validation rows (main profile) the champion repairs at each run: its "
+        "damage_rate and unchanged shares are the reference for the log's, which measure the "
+        "model, not the true damage. 0 (or no champion): gold's true damage and clean rows.",
+    )
     bins: int = Field(10, ge=2, le=100, description="Quantile bins of the PSI.")
     psi_threshold: float = Field(
         0.2, gt=0, description="A feature drifts when its PSI exceeds this (0.1-0.25 is common)."

@@ -11,6 +11,11 @@ Features, computed alike on both sides (`textrepair.textfeatures`):
   training is the main reason to retrain.
 - `input_length`: characters per input.
 - `unchanged`: 1 when the text needed no change (gold: clean rows; log: output == input).
+
+The log's `damage_rate` and `unchanged` describe what the model did, and a model that repairs only
+part of the damage changes less than gold says there is. So, given the champion (`repair`), the
+reference for these two is the champion's own output on `monitor.reference_rows` gold/validation
+rows; without it, gold's true damage.
 - `share_letters|digits|spaces|punctuation|other`: the input's character-class mix.
 
 `MonitorError` says why no verdict can be given (no log, empty window, no training data).
@@ -22,7 +27,7 @@ import base64
 import datetime as dt
 import html
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +79,12 @@ def text_features(damaged: list[str], repaired: list[str]) -> dict[str, np.ndarr
 
 def training_profile(settings: Settings) -> dict[str, np.ndarray]:
     """Features of (a fixed-seed sample of) gold/train rows of the main mutation profile."""
+    train = _gold_rows(settings, "train", settings.monitor.profile_rows)
+    return text_features(train["corrupted"].to_pylist(), train["clean"].to_pylist())
+
+
+def _gold_rows(settings: Settings, split: str, limit: int) -> Any:
+    """At most `limit` gold rows of `split` and the main profile, sampled with the seed."""
     import pyarrow.compute as pc
 
     uri = settings.lake_path("gold")
@@ -82,17 +93,27 @@ def training_profile(settings: Settings) -> dict[str, np.ndarray]:
         columns=["clean", "corrupted", "split", "profile"],
         storage_options=settings.storage.storage_options,
     )
-    mask = pc.and_(
-        pc.equal(gold["split"], "train"), pc.equal(gold["profile"], settings.gold.profile)
-    )
-    train = gold.filter(mask)
-    if train.num_rows == 0:
-        raise MonitorError(f"{uri} has no train rows of profile {settings.gold.profile!r}")
-    limit = settings.monitor.profile_rows
-    if train.num_rows > limit:
-        picked = np.random.default_rng(settings.seed).choice(train.num_rows, limit, replace=False)
-        train = train.take(np.sort(picked))
-    return text_features(train["corrupted"].to_pylist(), train["clean"].to_pylist())
+    mask = pc.and_(pc.equal(gold["split"], split), pc.equal(gold["profile"], settings.gold.profile))
+    rows = gold.filter(mask)
+    if rows.num_rows == 0:
+        raise MonitorError(f"{uri} has no {split} rows of profile {settings.gold.profile!r}")
+    if rows.num_rows > limit:
+        picked = np.random.default_rng(settings.seed).choice(rows.num_rows, limit, replace=False)
+        rows = rows.take(np.sort(picked))
+    return rows
+
+
+MODEL_FEATURES = ("damage_rate", "unchanged")
+
+
+def model_reference(
+    settings: Settings, repair: Callable[[list[str]], list[str]]
+) -> dict[str, np.ndarray]:
+    """`MODEL_FEATURES` of the model's output on a fixed-seed sample of gold/validation rows."""
+    rows = _gold_rows(settings, "validation", settings.monitor.reference_rows)
+    damaged = rows["corrupted"].to_pylist()
+    features = text_features(damaged, repair(damaged))
+    return {name: features[name] for name in MODEL_FEATURES}
 
 
 def window_features(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -133,6 +154,7 @@ def build_report(
     config: MonitorConfig,
     *,
     window: Mapping[str, Any],
+    reference_source: str = "gold/train",
 ) -> dict[str, Any]:
     """monitor.json's content: per-feature statistics, the verdict and a window summary."""
     current = window_features(frame)
@@ -157,7 +179,7 @@ def build_report(
             "min_rows": config.min_rows,
         },
         "window": {**window, **_window_summary(frame)},
-        "reference": {"source": "gold/train", "rows": len(next(iter(reference.values())))},
+        "reference": {"source": reference_source, "rows": len(reference["input_length"])},
     }
 
 
@@ -177,19 +199,32 @@ def _window_summary(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def run_monitor(
-    settings: Settings, *, last_rows: int | None = None, last_hours: float | None = None
+    settings: Settings,
+    *,
+    last_rows: int | None = None,
+    last_hours: float | None = None,
+    repair: Callable[[list[str]], list[str]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], pd.DataFrame]:
-    """Compare the window with the training profile: (report, reference features, window)."""
+    """Compare the window with the training profile: (report, reference features, window).
+
+    With `repair` (the champion) and `monitor.reference_rows` > 0, the model-output features are
+    compared with the champion's output on gold/validation instead of gold's true damage.
+    """
     config = settings.monitor
     last_rows = config.window_rows if last_rows is None else last_rows
     last_hours = config.window_hours if last_hours is None else last_hours
     frame = load_window(settings, last_rows, last_hours)
     try:
         reference = training_profile(settings)
+        source = "gold/train"
+        if repair is not None and config.reference_rows:
+            reference.update(model_reference(settings, repair))
+            source = "gold/train; damage_rate and unchanged: the champion on gold/validation"
     except tables.TableNotFoundError as error:
         raise MonitorError(f"no training profile: {error}") from error
     window = {"last_rows": last_rows, "last_hours": last_hours}
-    return build_report(reference, frame, config, window=window), reference, frame
+    report = build_report(reference, frame, config, window=window, reference_source=source)
+    return report, reference, frame
 
 
 def write_report(

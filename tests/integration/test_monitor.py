@@ -95,6 +95,7 @@ def test_traffic_like_training_is_no_drift(project):
         "api": len(held)
     }
     assert report["reference"]["rows"] > 300
+    assert report["reference"]["source"] == "gold/train"  # no champion here: gold's true damage
     page = Path("reports/monitor.html").read_text()
     assert "No drift" in page and "data:image/png;base64," in page
     assert "http" not in page.replace("http-equiv", "")  # self-contained: nothing fetched
@@ -158,3 +159,18 @@ def test_a_log_without_gold_is_a_clear_error(project, tmp_path):
     result = _monitor()
     assert result.exit_code == 1
     assert "no training profile" in result.stderr and "gold" in result.stderr
+
+
+def test_the_champion_is_the_reference_for_what_the_model_does(project):
+    """A model that changes nothing, on traffic like its training data: against gold's true damage
+    its damage_rate drifts; against its own output on gold/validation it does not."""
+    from textrepair.monitor import run_monitor
+
+    settings, held = project
+    _log(settings, [(row["corrupted"], row["corrupted"]) for row in held])
+    against_gold, _, _ = run_monitor(settings)
+    assert "damage_rate" in against_gold["drifted_features"]
+    against_model, reference, _ = run_monitor(settings, repair=lambda texts: list(texts))
+    assert not {"damage_rate", "unchanged"} & set(against_model["drifted_features"])
+    assert "champion" in against_model["reference"]["source"]
+    assert set(reference["damage_rate"]) == {0.0}  # the reference really is the model's output
