@@ -294,16 +294,16 @@ class Repairer:
         ]
 
     def _keep_local_changes(self, window: str, output: str) -> str:
-        pieces, cursor = [], 0
+        kept = []
         for src_start, src_end, dest_start, dest_end in _changes(
             window, output, self.guard_join_chars
         ):
-            undo = max(src_end - src_start, dest_end - dest_start) > self.guard_span_chars
-            self.stats["undone_changes"] += undo
-            pieces.append(window[cursor:src_start])
-            pieces.append(window[src_start:src_end] if undo else output[dest_start:dest_end])
-            cursor = src_end
-        return "".join([*pieces, window[cursor:]])
+            if max(src_end - src_start, dest_end - dest_start) > self.guard_span_chars:
+                self.stats["undone_changes"] += 1
+                continue
+            replacement = output[dest_start:dest_end]
+            kept.append(Edit(_op(src_start, src_end, replacement), src_start, src_end, replacement))
+        return apply_edits(window, kept)
 
     def _budget(self, input_tokens: int) -> int:
         return math.ceil(self.max_new_tokens_ratio * input_tokens) + 8
