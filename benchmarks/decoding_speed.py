@@ -5,7 +5,9 @@ decoder pass (textrepair.model.decoding); the causal family uses transformers' p
 decoding. Both give exactly the greedy output, which this script asserts before timing counts.
 Prompt lookup runs at batch size 1, so for the causal family a third row times what `Repairer`
 does with several windows: one left-padded greedy batch of --batch-size (its outputs are counted
-against plain greedy's, since padding can flip a near-tie token).
+against plain greedy's, since padding can flip a near-tie token). Last, the same decoders run on
+a bfloat16 copy of the model (`model.dtype: bfloat16`), their outputs counted against float32 plain
+greedy's.
 
 Without --model it trains a byte-T5 from scratch for --train-seconds on KJV verses damaged by the
 `default` mutation profile, so the model copies most bytes like a real repair model does.
@@ -20,6 +22,7 @@ benchmarks/results/decoding_speed.json.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import random
@@ -125,6 +128,7 @@ def main() -> None:
     window_bytes = args.window_bytes or (192 if args.model else args.train_max_bytes)
     if args.model:
         model, tokenizer, config = load_model(args.model)
+        model = model.float()  # float32 is the reference; bfloat16 is timed beside it
         training = {"model": str(args.model)}
     else:
         config = ModelConfig(family="byt5", size=args.size, dropout=0.0)
@@ -135,11 +139,11 @@ def main() -> None:
     sample = random.Random(args.seed).sample(test_pairs, args.sentences)
     texts, cleans = [c for c, _ in sample], [t for _, t in sample]
 
-    def repairer(copy_aware: bool, batch: int | None = None) -> Repairer:
+    def repairer(copy_aware: bool, batch: int | None = None, weights=model) -> Repairer:
         # The causal prompt-lookup path runs one sentence at a time; so does its baseline.
         batch = batch or (args.batch_size if config.family == "byt5" else 1)
         return Repairer(
-            model,
+            weights,
             tokenizer,
             config.family,
             batch_size=batch,
@@ -179,6 +183,18 @@ def main() -> None:
             # padding can flip a near-tie token, so equality is counted, not assumed
             "outputs_equal_plain": sum(a == b for a, b in zip(batched_out, plain_out, strict=True)),
         }
+    bf16 = copy.deepcopy(model).to(torch.bfloat16)
+    modes = [("copy_aware_bf16", None)]
+    if config.family == "causal_lora":
+        modes.append(("batched_greedy_bf16", args.batch_size))
+    for name, batch in modes:
+        out, seconds, _ = timed(repairer(True, batch, bf16), texts)
+        rows[name] = {
+            "seconds": seconds,
+            "sentences_per_s": len(texts) / seconds,
+            "tokens_per_s": tokens / seconds,
+            "outputs_equal_plain": sum(a == b for a, b in zip(out, plain_out, strict=True)),
+        }
     result = {
         "family": config.family,
         "size": config.size,
@@ -213,13 +229,12 @@ def main() -> None:
             f"{row['tokens_per_s']:9.1f}"
         )
     print(f"copy-aware / plain speed ratio: {result['speedup']:.2f}x")
-    if "batched_greedy" in rows:
-        batched = rows["batched_greedy"]
-        print(
-            f"batched greedy (batch {args.batch_size}) / plain speed ratio: "
-            f"{plain_s / batched['seconds']:.2f}x, "
-            f"{batched['outputs_equal_plain']}/{len(texts)} outputs equal to plain greedy"
-        )
+    for name, row in rows.items():
+        if "outputs_equal_plain" in row:
+            print(
+                f"{name} / plain speed ratio: {plain_s / row['seconds']:.2f}x, "
+                f"{row['outputs_equal_plain']}/{len(texts)} outputs equal to plain greedy"
+            )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
 

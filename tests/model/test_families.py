@@ -18,10 +18,12 @@ from textrepair.model.families import (
     count_parameters,
     decode_bytes,
     encode,
+    inference_dtype,
     load_model,
     save_model,
     tiny_causal_config,
 )
+from textrepair.model.repairer import Repairer
 
 
 @pytest.mark.parametrize(
@@ -122,6 +124,39 @@ def test_causal_with_random_base_is_saved_merged(causal_config, tmp_path):
     assert not torch.allclose(before, _logits(model, ids))
     assert torch.allclose(_logits(model, ids), _logits(loaded.model, ids), atol=1e-5)
     assert torch.equal(_greedy(model, ids), _greedy(loaded.model, ids))
+
+
+@pytest.mark.parametrize("family", ["byt5", "causal_lora"])
+def test_bfloat16_models_load_in_bfloat16_and_repair(family, tmp_path):
+    config = ModelConfig(family=family, size="tiny", dropout=0.0)
+    torch.manual_seed(0)
+    model, tokenizer = build_model(config)
+    model = _perturb_lora(model) if family == "causal_lora" else model.eval()
+    save_model(model, tokenizer, config.model_copy(update={"dtype": "bfloat16"}), tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.bfloat16}
+    ids = encode(config, tokenizer, "hello")["input_ids"]
+    want, got = _forward(model, ids), _forward(loaded.model, ids).float()
+    assert not torch.equal(want, got)  # bfloat16 really computes something else...
+    assert (want - got).abs().mean() < 0.05 * want.abs().mean()  # ... close to float32's
+    results = Repairer(loaded.model, loaded.tokenizer, family).repair(["hello world", ""])
+    assert results[1].text == "" and isinstance(results[0].text, str)
+
+
+def test_auto_dtype_follows_the_hardware(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert inference_dtype("auto") == torch.float32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert inference_dtype("auto") == torch.bfloat16
+    assert inference_dtype("float32") == torch.float32
+
+
+def _forward(model, ids):
+    extra = {"decoder_input_ids": torch.tensor([[0]])} if model.config.is_encoder_decoder else {}
+    with torch.no_grad():
+        return model(input_ids=torch.tensor([ids]), **extra).logits
 
 
 def test_causal_adapter_is_saved_compact_and_attached_to_its_base(tmp_path):

@@ -285,7 +285,23 @@ def load_model(path: str | Path) -> LoadedModel:
         model = _from_pretrained(AutoModelForCausalLM, path)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return LoadedModel(model.eval(), tokenizer, config)
+    return LoadedModel(model.eval().to(inference_dtype(config.dtype)), tokenizer, config)
+
+
+def inference_dtype(setting: str) -> torch.dtype:
+    """The torch dtype for a `model.dtype` setting; `auto` asks the hardware."""
+    if setting == "auto":
+        return torch.bfloat16 if _fast_bfloat16() else torch.float32
+    return getattr(torch, setting)
+
+
+def _fast_bfloat16() -> bool:
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    # Without these instructions bfloat16 matmuls are emulated, slower than float32. The checks
+    # are torch's own (private, hence getattr).
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 def _require_safetensors(path: Path, stem: str) -> None:
