@@ -222,10 +222,10 @@ def main() -> None:
         f"\n{config.family} ({config.size}, {count_parameters(model) / 1e6:.2f}M params), "
         f"{len(texts)} sentences, {tokens} generated tokens, outputs identical"
     )
-    print(f"{'decoder':<16}{'seconds':>9}{'sent/s':>9}{'tok/s':>9}")
+    print(f"{'decoder':<20}{'seconds':>9}{'sent/s':>9}{'tok/s':>9}")
     for name, row in rows.items():
         print(
-            f"{name:<16}{row['seconds']:9.2f}{row['sentences_per_s']:9.2f}"
+            f"{name:<20}{row['seconds']:9.2f}{row['sentences_per_s']:9.2f}"
             f"{row['tokens_per_s']:9.1f}"
         )
     print(f"copy-aware / plain speed ratio: {result['speedup']:.2f}x")
