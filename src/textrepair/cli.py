@@ -314,6 +314,7 @@ def release(
     info = {
         "steps": trained.steps,
         "stopped_by": trained.stopped_by,
+        "best_step": trained.best_step,
         "data_version": run.data.tags.get("data_version", "unknown"),
         "git_commit": run.data.tags.get("git_commit", "unknown"),
         "command": command,

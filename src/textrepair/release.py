@@ -40,8 +40,8 @@ def build_release(
 ) -> Path:
     """Copy `model_dir` to `out_dir` with the evaluation report, curves and a model card.
 
-    `train_info` holds `steps`, `stopped_by`, `data_version`, `git_commit`, `command` and the
-    training params (`train`) of the run that produced the model.
+    `train_info` holds `steps`, `stopped_by`, `best_step`, `data_version`, `git_commit`,
+    `command` and the training params (`train`) of the run that produced the model.
     """
     manifest = read_manifest(model_dir)
     partial = out_dir.with_name(f".{out_dir.name}.partial")
@@ -82,7 +82,7 @@ def model_card(manifest: dict[str, Any], report: dict[str, Any], info: dict[str,
         f"| weights | {manifest['weights']} (safetensors), {manifest['parameters']:,} parameters |",
         f"| base model | {base} |",
         f"| LoRA | r={config['lora']['r']}, alpha={config['lora']['alpha']} |",
-        f"| training | {info.get('steps', '?')} steps, stopped by {info.get('stopped_by', '?')} |",
+        f"| training | {_training_summary(info)} |",
         f"| training params | `{json.dumps(train, sort_keys=True)}` |",
         f"| data version (DVC hash of gold) | `{info.get('data_version', 'unknown')}` |",
         f"| git commit | `{info.get('git_commit', 'unknown')}` |",
@@ -111,3 +111,11 @@ def model_card(manifest: dict[str, Any], report: dict[str, Any], info: dict[str,
 def _pct(metric: dict[str, Any]) -> str:
     value = metric.get("value")
     return "n/a" if value is None else f"{value:.2%}"
+
+
+def _training_summary(info: dict[str, Any]) -> str:
+    summary = f"{info.get('steps', '?')} steps, stopped by {info.get('stopped_by', '?')}"
+    best = info.get("best_step")
+    if best is not None and best != info.get("steps"):
+        summary += f"; weights of step {best}, the lowest validation loss"
+    return summary

@@ -68,6 +68,9 @@ def test_train_evaluate_register_promote_repair(project: Path, cli):
     assert "train.learning_rate" in logged.data.params
     history = client.get_metric_history(run["run_id"], "eval_loss")
     assert len(history) >= 2  # per-step metrics from the Trainer
+    # The saved weights are the best evaluated checkpoint, and the run says which step that was.
+    best = min(history, key=lambda point: point.value)
+    assert run["best_step"] == best.step == logged.data.metrics["best_step"]
 
     assert "version 1" in cli("register")
     assert "version 1 promoted" in cli("promote")

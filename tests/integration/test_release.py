@@ -19,6 +19,7 @@ from textrepair import release as release_module
 from textrepair.cli import app
 from textrepair.config import Settings
 from textrepair.model.families import read_manifest
+from textrepair.release import model_card
 
 pytestmark = pytest.mark.slow
 
@@ -55,9 +56,15 @@ def test_release_is_packaged_adopted_and_promoted_without_rescoring(project: Pat
 
     card = (project / "models/tiny/README.md").read_text()
     assert command in card and "0123abcd.dir" in card and "CER reduction" in card
-    assert read_manifest(project / "models/tiny")["train_steps"] == 4
+    manifest = read_manifest(project / "models/tiny")
+    assert manifest["train_steps"] == 4
     report = json.loads((project / "models/tiny/evaluation.json").read_text())
     assert set(report["baselines"]) == {"identity", "symspell"}
+    early = model_card(
+        manifest, report, {"steps": 4, "best_step": 2, "stopped_by": "early stopping"}
+    )
+    assert "4 steps, stopped by early stopping; weights of step 2" in early
+    assert "weights of step" not in model_card(manifest, report, {"steps": 4, "best_step": 4})
 
     _set_release(project, "models/tiny")
     out = cli("train")

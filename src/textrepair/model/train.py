@@ -29,6 +29,7 @@ class TrainResult:
     steps: int
     train_seconds: float
     best_eval_loss: float | None
+    best_step: int | None  # the step whose checkpoint was loaded at the end (lowest eval loss)
     log_history: list[dict[str, Any]]
     stopped_by: str
 
@@ -153,6 +154,7 @@ def train(
         steps=output.global_step,
         train_seconds=seconds,
         best_eval_loss=trainer.state.best_metric,
+        best_step=trainer.state.best_global_step,
         log_history=history,
         stopped_by=stopped_by,
     )

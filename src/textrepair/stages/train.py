@@ -34,6 +34,7 @@ class TrainRun:
     model_dir: str
     steps: int
     stopped_by: str
+    best_step: int | None = None  # the saved weights' step, when it differs from `steps`
 
     def save(self, output_dir: Path) -> Path:
         path = output_dir / RUN_FILE
@@ -214,9 +215,13 @@ def run_train(settings: Settings, *, resume: bool = False, from_scratch: bool = 
             {"train_seconds": result.train_seconds, "train_steps": float(result.steps)}
         )
         mlflow.set_tag("stopped_by", result.stopped_by)
+        if result.best_step is not None:
+            mlflow.log_metric("best_step", float(result.best_step))
         curves = plot_training_curves(result.log_history, output_dir / CURVES_FILE)
         mlflow.log_artifact(str(curves), artifact_path="evaluation")
-    trained = TrainRun(run.info.run_id, str(result.model_dir), result.steps, result.stopped_by)
+    trained = TrainRun(
+        run.info.run_id, str(result.model_dir), result.steps, result.stopped_by, result.best_step
+    )
     trained.save(output_dir)
     return trained
 
