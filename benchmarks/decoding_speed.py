@@ -161,40 +161,31 @@ def main() -> None:
 
     exact = sum(out == clean for out, clean in zip(plain_out, cleans, strict=True))
     unchanged = sum(out == text for out, text in zip(plain_out, texts, strict=True))
-    rows = {
-        "plain_greedy": {
-            "seconds": plain_s,
-            "sentences_per_s": len(texts) / plain_s,
-            "tokens_per_s": tokens / plain_s,
-        },
-        "copy_aware": {
-            "seconds": copy_s,
-            "sentences_per_s": len(texts) / copy_s,
-            "tokens_per_s": tokens / copy_s,
-        },
-    }
-    if config.family == "causal_lora":
-        # What Repairer does with several windows at once: one left-padded greedy batch.
-        batched_out, batched_s, _ = timed(repairer(True, args.batch_size), texts)
-        rows["batched_greedy"] = {
-            "seconds": batched_s,
-            "sentences_per_s": len(texts) / batched_s,
-            "tokens_per_s": tokens / batched_s,
-            # padding can flip a near-tie token, so equality is counted, not assumed
-            "outputs_equal_plain": sum(a == b for a, b in zip(batched_out, plain_out, strict=True)),
-        }
-    bf16 = copy.deepcopy(model).to(torch.bfloat16)
-    modes = [("copy_aware_bf16", None)]
-    if config.family == "causal_lora":
-        modes.append(("batched_greedy_bf16", args.batch_size))
-    for name, batch in modes:
-        out, seconds, _ = timed(repairer(True, batch, bf16), texts)
-        rows[name] = {
+
+    def speed_row(seconds: float, out: list[str] | None = None) -> dict:
+        row = {
             "seconds": seconds,
             "sentences_per_s": len(texts) / seconds,
             "tokens_per_s": tokens / seconds,
-            "outputs_equal_plain": sum(a == b for a, b in zip(out, plain_out, strict=True)),
         }
+        if out is not None:
+            # padding and bfloat16 can flip a near-tie token, so equality is counted, not assumed
+            row["outputs_equal_plain"] = sum(a == b for a, b in zip(out, plain_out, strict=True))
+        return row
+
+    rows = {"plain_greedy": speed_row(plain_s), "copy_aware": speed_row(copy_s)}
+    bf16 = copy.deepcopy(model).to(torch.bfloat16)
+    # What Repairer does with several windows at once (causal): one left-padded greedy batch.
+    modes = [("copy_aware_bf16", bf16, None)]
+    if config.family == "causal_lora":
+        modes = [
+            ("batched_greedy", model, args.batch_size),
+            *modes,
+            ("batched_greedy_bf16", bf16, args.batch_size),
+        ]
+    for name, weights, batch in modes:
+        out, seconds, _ = timed(repairer(True, batch, weights), texts)
+        rows[name] = speed_row(seconds, out)
     result = {
         "family": config.family,
         "size": config.size,

@@ -34,7 +34,7 @@ class TrainRun:
     model_dir: str
     steps: int
     stopped_by: str
-    best_step: int | None = None  # the saved weights' step, when it differs from `steps`
+    best_step: int | None = None  # step of the saved (best) weights; None before it was recorded
 
     def save(self, output_dir: Path) -> Path:
         path = output_dir / RUN_FILE
