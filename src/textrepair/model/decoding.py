@@ -84,7 +84,6 @@ def copy_greedy(
     """
     eos = model.generation_config.eos_token_id
     eos = eos[0] if isinstance(eos, list) else eos
-    pad = model.config.pad_token_id or 0
     device = input_ids.device
     hidden = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask)
     hidden, encoder_mask = hidden.last_hidden_state, attention_mask
@@ -102,30 +101,12 @@ def copy_greedy(
             for i in active
         ]
         feeds = [[seqs[i][-1], *draft] for i, draft in zip(active, drafts, strict=True)]
-        width = max(map(len, feeds))
         past = cache.get_seq_length() if cache is not None else 0
-        feed = torch.tensor([f + [pad] * (width - len(f)) for f in feeds], device=device)
-        # Each row's cache is right-aligned at `past`, left padding masked: relative positions,
-        # all T5 uses, are then exactly those of the row decoded alone.
-        decoder_mask = torch.tensor(
-            [[0] * (past - n) + [1] * (n + width) for n in cached], device=device
-        )
-        out = model(
-            encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
-            attention_mask=encoder_mask,
-            decoder_input_ids=feed,
-            decoder_attention_mask=decoder_mask,
-            past_key_values=cache,
-            use_cache=True,
-        )
-        cache = out.past_key_values
-        best = out.logits.argmax(-1).tolist()
+        cache, best = _decoder_pass(model, hidden, encoder_mask, feeds, cache, past, cached)
         stats["passes"] += 1
         keep, grown = [], []
         for j, (i, draft) in enumerate(zip(active, drafts, strict=True)):
-            accepted = 0
-            while accepted < len(draft) and best[j][accepted] == draft[accepted]:
-                accepted += 1
+            accepted = _accepted(draft, best[j])
             new = [*draft[:accepted], best[j][accepted]]
             stats["drafted"] += len(draft)
             stats["accepted"] += accepted
@@ -148,6 +129,43 @@ def copy_greedy(
             active, cached = [active[j] for j in keep], [cached[j] for j in keep]
         cached = _realign(cache.self_attention_cache, past, cached, grown)
     return [s[1:] for s in seqs], stats
+
+
+def _decoder_pass(
+    model: Any,
+    hidden: torch.Tensor,
+    encoder_mask: torch.Tensor,
+    feeds: list[list[int]],
+    cache: Any,
+    past: int,
+    cached: list[int],
+) -> tuple[Any, list[list[int]]]:
+    """One decoder pass over each row's pending token and draft: the cache and the argmaxes."""
+    pad = model.config.pad_token_id or 0
+    width = max(map(len, feeds))
+    feed = torch.tensor([f + [pad] * (width - len(f)) for f in feeds], device=hidden.device)
+    # Each row's cache is right-aligned at `past`, left padding masked: relative positions,
+    # all T5 uses, are then exactly those of the row decoded alone.
+    decoder_mask = torch.tensor(
+        [[0] * (past - n) + [1] * (n + width) for n in cached], device=hidden.device
+    )
+    out = model(
+        encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
+        attention_mask=encoder_mask,
+        decoder_input_ids=feed,
+        decoder_attention_mask=decoder_mask,
+        past_key_values=cache,
+        use_cache=True,
+    )
+    return out.past_key_values, out.logits.argmax(-1).tolist()
+
+
+def _accepted(draft: list[int], best: list[int]) -> int:
+    """How many leading draft tokens equal the model's own choices."""
+    accepted = 0
+    while accepted < len(draft) and best[accepted] == draft[accepted]:
+        accepted += 1
+    return accepted
 
 
 def _realign(cache: Any, past: int, cached: list[int], grown: list[int]) -> list[int]:
