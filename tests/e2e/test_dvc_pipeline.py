@@ -28,6 +28,9 @@ def _run(args: list[str], cwd: Path) -> str:
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "SPARK_LOCAL_IP": "127.0.0.1",
         "TEXTREPAIR_SPARK__MASTER": "local[2]",
+        # A stage once died at interpreter exit (SIGABRT, "terminate called without an active
+        # exception") after its work was done: if it happens again, name the native thread.
+        "PYTHONFAULTHANDLER": "1",
     }
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
