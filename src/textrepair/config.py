@@ -169,6 +169,24 @@ class TrainConfig(_Strict):
     max_train_rows: int = Field(0, ge=0, description="Cap on training rows; 0 means all.")
     seed: int = Field(1234, description="Seed of initialisation and data order.")
     threads: int = Field(0, ge=0, description="torch threads; 0 keeps torch's default.")
+    precision: InferenceDtype = Field(
+        "float32",
+        description="bfloat16: mixed precision (autocast; weights and optimiser stay float32), "
+        "~1.3x faster steps for SmolLM2 + LoRA on a CPU with AVX512-BF16. auto: bfloat16 where "
+        "the hardware has it (as `model.dtype`), else float32.",
+    )
+    damaged_copies: int = Field(
+        0,
+        ge=0,
+        description="0 trains on gold's own pairs. N > 0 trains instead on N fresh damaged copies "
+        "of each clean gold/train window, drawn with the gold profile (and clean fraction), "
+        "seeded by row and copy number: new damage for a longer or warm-started run.",
+    )
+    warm_start: str | None = Field(
+        None,
+        description="causal_lora: a model directory with a LoRA adapter (e.g. the release) whose "
+        "weights start the new adapter, under a fresh learning-rate schedule.",
+    )
     release: str | None = Field(
         None,
         description="A committed release model directory (see models/): the train stage adopts "

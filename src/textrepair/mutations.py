@@ -166,6 +166,16 @@ def damaged_characters(events: Sequence[Mutation]) -> int:
     return sum(max(e.length, len(e.replacement) - e.length) for e in events)
 
 
+def damage_or_keep(
+    clean: str, mutator: Mutator, rng: random.Random, clean_fraction: float
+) -> tuple[str, list[Mutation]]:
+    """Damage `clean`, except that a `clean_fraction` share of draws keep it as it is (so a model
+    learns to leave good text alone)."""
+    if rng.random() < clean_fraction:
+        return clean, []
+    return mutator.mutate(clean, rng)
+
+
 def mutate_text(
     text: str,
     profile: Mapping[MutationType | str, MutationSpec],

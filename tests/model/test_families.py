@@ -6,7 +6,8 @@ import json
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, ByT5Tokenizer, T5ForConditionalGeneration
+from tiny_models import local_base_config, perturb_lora
+from transformers import ByT5Tokenizer, T5ForConditionalGeneration
 
 from textrepair.model.families import (
     EOS_ID,
@@ -19,9 +20,9 @@ from textrepair.model.families import (
     decode_bytes,
     encode,
     inference_dtype,
+    load_adapter_weights,
     load_model,
     save_model,
-    tiny_causal_config,
 )
 from textrepair.model.repairer import Repairer
 
@@ -105,19 +106,12 @@ def _logits(model, ids):
         return model(input_ids=torch.tensor([ids])).logits
 
 
-def _perturb_lora(model):
-    for name, param in model.named_parameters():
-        if "lora_B" in name:  # LoRA starts as a no-op; make it change the outputs
-            torch.nn.init.normal_(param, std=0.5)
-    return model.eval()
-
-
 def test_causal_with_random_base_is_saved_merged(causal_config, tmp_path):
     torch.manual_seed(0)
     model, tokenizer = build_model(causal_config)
     ids = encode(causal_config, tokenizer, "hello")["input_ids"]
     before = _logits(model, ids)
-    _perturb_lora(model)
+    perturb_lora(model)
     save_model(model, tokenizer, causal_config, tmp_path / "m")
     assert json.loads((tmp_path / "m" / MANIFEST).read_text())["weights"] == "merged"
     loaded = load_model(tmp_path / "m")
@@ -131,7 +125,7 @@ def test_bfloat16_models_load_in_bfloat16_and_repair(family, tmp_path):
     config = ModelConfig(family=family, size="tiny", dropout=0.0)
     torch.manual_seed(0)
     model, tokenizer = build_model(config)
-    model = _perturb_lora(model) if family == "causal_lora" else model.eval()
+    model = perturb_lora(model) if family == "causal_lora" else model.eval()
     save_model(model, tokenizer, config.model_copy(update={"dtype": "bfloat16"}), tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert {p.dtype for p in loaded.model.parameters()} == {torch.bfloat16}
@@ -160,15 +154,12 @@ def _forward(model, ids):
 
 
 def test_causal_adapter_is_saved_compact_and_attached_to_its_base(tmp_path):
-    torch.manual_seed(0)
+    config = local_base_config(tmp_path)
     base_dir = tmp_path / "base"
-    AutoModelForCausalLM.from_config(tiny_causal_config()).save_pretrained(base_dir)
-    ByT5Tokenizer().save_pretrained(base_dir)
-    config = ModelConfig(family="causal_lora", size="small", init_from=str(base_dir))
     model, tokenizer = build_model(config)
     ids = encode(config, tokenizer, "hello")["input_ids"]
     before = _logits(model, ids)
-    save_model(_perturb_lora(model), tokenizer, config, tmp_path / "m")
+    save_model(perturb_lora(model), tokenizer, config, tmp_path / "m")
     files = {p.name for p in (tmp_path / "m").iterdir()}
     assert "adapter_model.safetensors" in files and "model.safetensors" not in files
     assert json.loads((tmp_path / "m" / MANIFEST).read_text())["base"] == str(base_dir)
@@ -179,15 +170,41 @@ def test_causal_adapter_is_saved_compact_and_attached_to_its_base(tmp_path):
 
 
 def test_adapter_with_missing_base_is_a_clear_error(tmp_path):
-    torch.manual_seed(0)
-    base_dir = tmp_path / "base"
-    AutoModelForCausalLM.from_config(tiny_causal_config()).save_pretrained(base_dir)
-    ByT5Tokenizer().save_pretrained(base_dir)
-    config = ModelConfig(family="causal_lora", size="small", init_from=str(base_dir))
+    config = local_base_config(tmp_path)
     save_model(*build_model(config), config, tmp_path / "m")
-    (base_dir / "model.safetensors").unlink()
+    (tmp_path / "base" / "model.safetensors").unlink()
     with pytest.raises(ModelLoadError, match="cannot load model weights"):
         load_model(tmp_path / "m")
+
+
+def test_warm_start_gives_a_fresh_model_the_saved_adapter(tmp_path):
+    config = local_base_config(tmp_path)
+    trained, tokenizer = build_model(config)
+    save_model(perturb_lora(trained), tokenizer, config, tmp_path / "m")
+    fresh = build_model(config)[0].eval()
+    ids = encode(config, tokenizer, "hello")["input_ids"]
+    assert not torch.allclose(_logits(fresh, ids), _logits(trained, ids))
+    load_adapter_weights(fresh, tmp_path / "m")
+    assert torch.allclose(_logits(fresh, ids), _logits(trained, ids), atol=1e-6)
+
+
+def test_warm_start_from_another_lora_layout_is_a_clear_error(tmp_path):
+    save_model(
+        *build_model(local_base_config(tmp_path, rank=4)),
+        local_base_config(tmp_path, 4),
+        tmp_path / "m",
+    )
+    fresh = build_model(local_base_config(tmp_path))[0]
+    with pytest.raises(ModelLoadError, match="does not fit this model"):
+        load_adapter_weights(fresh, tmp_path / "m")
+
+
+def test_warm_start_needs_an_adapter(tmp_path, tiny_byt5, byt5_config):
+    fresh = build_model(local_base_config(tmp_path))[0]
+    with pytest.raises(ModelLoadError, match="takes a LoRA adapter directory"):
+        load_adapter_weights(fresh, tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="needs the causal_lora family"):
+        load_adapter_weights(tiny_byt5[0], tmp_path / "nowhere")
 
 
 # ------------------------------------------------------------------------------- failure modes

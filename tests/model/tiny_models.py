@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import torch
+from transformers import AutoModelForCausalLM, ByT5Tokenizer
 
-from textrepair.model.families import ModelConfig, encode
+from textrepair.model.families import ModelConfig, encode, tiny_causal_config
 
 _VOCABULARY = """the and of to that in he shall unto for his lord they be is him not them it with
 all thou thy was god which my me said but ye their have will thee from as are when this out were"""
@@ -41,3 +43,23 @@ def train_to_copy(model, tokenizer, config: ModelConfig, steps: int, seed: int =
 
 def _padded(row: list[int], fill: int, width: int) -> list[int]:
     return row + [fill] * (width - len(row))
+
+
+def local_base_config(folder: Path, rank: int = 16) -> ModelConfig:
+    """causal_lora over a tiny random base saved in `folder`/base: saved as a compact adapter."""
+    base_dir = folder / "base"
+    if not base_dir.exists():
+        torch.manual_seed(0)
+        AutoModelForCausalLM.from_config(tiny_causal_config()).save_pretrained(base_dir)
+        ByT5Tokenizer().save_pretrained(base_dir)
+    return ModelConfig(
+        family="causal_lora", size="small", init_from=str(base_dir), lora={"r": rank}
+    )
+
+
+def perturb_lora(model):
+    """LoRA starts as a no-op; random B matrices make it change the outputs."""
+    for name, param in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(param, std=0.5)
+    return model.eval()

@@ -18,6 +18,7 @@ from textrepair.mutations import (
     Mutation,
     Mutator,
     apply,
+    damage_or_keep,
     damaged_characters,
     expected_length,
     mutate_text,
@@ -407,3 +408,12 @@ def test_different_seed_or_row_gives_different_output():
     # ~7.5 events per 150-char row under `default`: two draws almost never coincide.
     assert same_seed <= 2
     assert same_row <= 2
+
+
+def test_damage_or_keep_keeps_its_share_clean_and_damages_the_rest():
+    mutator = Mutator(PROFILES["heavy"])
+    clean = "In the beginning God created the heaven and the earth."
+    kept, events = damage_or_keep(clean, mutator, random.Random(0), clean_fraction=1.0)
+    assert (kept, events) == (clean, [])
+    damaged, events = damage_or_keep(clean, mutator, random.Random(0), clean_fraction=0.0)
+    assert damaged != clean and events and restore(damaged, events) == clean

@@ -217,6 +217,24 @@ def utf8(text: str) -> bytes:
 
 
 # ------------------------------------------------------------------------------------ save/load
+def load_adapter_weights(model: Any, path: str | Path) -> None:
+    """Warm start: give a fresh LoRA model the adapter weights saved in `path` (same layout)."""
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    if not hasattr(model, "peft_config"):
+        raise ValueError("train.warm_start needs the causal_lora family: it loads a LoRA adapter")
+    file = Path(path) / "adapter_model.safetensors"
+    if not file.is_file():
+        raise ModelLoadError(f"{file} not found: train.warm_start takes a LoRA adapter directory")
+    saved, ours = load_file(file), get_peft_model_state_dict(model)
+    if saved.keys() != ours.keys() or any(saved[k].shape != ours[k].shape for k in ours):
+        raise ModelLoadError(
+            f"the adapter in {path} does not fit this model (LoRA rank or target modules differ)"
+        )
+    set_peft_model_state_dict(model, saved)
+
+
 def save_model(
     model: Any, tokenizer: Any, config: ModelConfig, path: str | Path, *, merged: bool | None = None
 ) -> Path:

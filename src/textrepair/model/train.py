@@ -18,7 +18,13 @@ import torch
 from transformers import TrainerCallback
 
 from textrepair.config import ModelConfig, TrainConfig
-from textrepair.model.families import build_model, encode, save_model
+from textrepair.model.families import (
+    build_model,
+    encode,
+    inference_dtype,
+    load_adapter_weights,
+    save_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +106,8 @@ def train(
         torch.set_num_threads(config.threads)
     set_seed(config.seed)
     model, tokenizer = build_model(model_config)
+    if config.warm_start:
+        load_adapter_weights(model, config.warm_start)
     limit = config.max_train_rows or len(train_pairs)
     train_set = PairDataset(model_config, tokenizer, train_pairs[:limit])
     eval_set = PairDataset(model_config, tokenizer, validation_pairs[: config.eval_rows])
@@ -129,6 +137,7 @@ def train(
         data_seed=config.seed,
         report_to=list(report_to),
         use_cpu=not torch.cuda.is_available(),
+        bf16=inference_dtype(config.precision) == torch.bfloat16,
         dataloader_num_workers=0,
     )
     trainer = Trainer(

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from textrepair import tables
 from textrepair.config import GoldConfig, Settings
-from textrepair.mutations import Mutator, row_rng
+from textrepair.mutations import Mutator, damage_or_keep, row_rng
 from textrepair.spark import spark_schema
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,7 @@ def corrupt_rows(rows: list[dict], settings: Settings) -> list[dict]:
         clean, row_id = row["text"], row["window_id"]
         split = split_of(clean, gold)
         rng = row_rng(settings.seed, row_id, gold.profile)
-        keep_clean = rng.random() < gold.clean_fraction
-        corrupted, events = (clean, []) if keep_clean else main.mutate(clean, rng)
+        corrupted, events = damage_or_keep(clean, main, rng, gold.clean_fraction)
         out.append(_gold_row(row_id, clean, corrupted, events, gold.profile, split))
         if split == "test":
             for name, mutator in singles.items():

@@ -65,6 +65,27 @@ def training_pairs(rows: list[dict[str, Any]], split: str, profile: str) -> list
     return [(r["corrupted"], r["clean"]) for r in chosen]
 
 
+def damaged_copies(
+    rows: list[dict[str, Any]], settings: Settings, copies: int
+) -> list[tuple[str, str]]:
+    """(corrupted, clean) pairs: `copies` fresh damaged copies of each gold row's clean text.
+
+    Drawn like gold's own damage (main profile, clean fraction), but copy k of a row is seeded
+    with (seed, row id, "profile#k"), so no copy repeats gold's damage or another copy's.
+    """
+    from textrepair.mutations import Mutator, damage_or_keep, row_rng
+
+    gold = settings.gold
+    mutator = Mutator(settings.mutation_profiles[gold.profile])
+    pairs = []
+    for row in rows:
+        for copy in range(1, copies + 1):
+            rng = row_rng(settings.seed, row["id"], f"{gold.profile}#{copy}")
+            corrupted, _ = damage_or_keep(row["clean"], mutator, rng, gold.clean_fraction)
+            pairs.append((corrupted, row["clean"]))
+    return pairs
+
+
 def evaluation_rows(rows: list[dict[str, Any]], per_set: int) -> list[dict[str, Any]]:
     """Test rows, at most `per_set` of each profile (first by id), to bound evaluation time."""
     kept: dict[str, int] = {}
@@ -185,7 +206,11 @@ def run_train(settings: Settings, *, resume: bool = False, from_scratch: bool = 
 
     rows = gold_rows(settings, ("train", "validation"))
     profile = settings.gold.profile
-    train_pairs = training_pairs(rows, "train", profile)
+    if settings.train.damaged_copies:
+        gold_train = [r for r in rows if r["split"] == "train" and r["profile"] == profile]
+        train_pairs = damaged_copies(gold_train, settings, settings.train.damaged_copies)
+    else:
+        train_pairs = training_pairs(rows, "train", profile)
     validation_pairs = training_pairs(rows, "validation", profile)
     output_dir = Path(settings.train_output_dir)
     configure_mlflow(settings.mlflow)
