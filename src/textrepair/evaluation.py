@@ -284,7 +284,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         ),
         "",
     ]
-    types = list(first.get("per_type", {}))
+    # Read back from JSON (sorted keys), a report lists its types and buckets alphabetically.
+    types = sorted(first.get("per_type", {}), key=_type_rank)
     if types:
         lines += ["## CER out by mutation type (single-type test sets)", ""]
         header = ["system", *types]
@@ -298,7 +299,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             for name, r in entries
         ]
         lines += [_table(header, rows), ""]
-    buckets = list(first.get("by_length", {}))
+    buckets = sorted(first.get("by_length", {}), key=_bucket_start)
     if buckets:
         lines += ["## CER out by length of the clean text (UTF-8 bytes)", ""]
         header = ["system", *buckets]
@@ -358,6 +359,15 @@ def plot_training_curves(log_history: Sequence[Mapping[str, Any]], path: Path) -
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _type_rank(name: str) -> tuple[int, str]:
+    order = [t.value for t in MutationType]
+    return (order.index(name) if name in order else len(order), name)
+
+
+def _bucket_start(name: str) -> int:
+    return int(name.rstrip("+").split("-")[0])
 
 
 def _row_columns(

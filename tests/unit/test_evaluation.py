@@ -21,6 +21,7 @@ from textrepair.evaluation import (
     plot_cer_by_type,
     plot_training_curves,
     predict_unique,
+    render_markdown,
     wer,
     write_report,
 )
@@ -279,6 +280,13 @@ def test_markdown_report_is_readable(report, tmp_path):
     assert text.startswith("# Evaluation")
     for line in ("| model |", "| identity |", "| symspell |", "## CER out by mutation type"):
         assert line in text
+    assert "| system | deletion | substitution | insertion | duplication | reversal |" in text
+    assert "| system | 0-63 | 64-127 | 128-191 | 192+ |" in text
+
+
+def test_markdown_from_a_saved_report_keeps_type_and_size_order(report, tmp_path):
+    json_path, _ = write_report(report, tmp_path)
+    text = render_markdown(json.loads(json_path.read_text()))  # JSON keys come back sorted
     assert "| system | deletion | substitution | insertion | duplication | reversal |" in text
     assert "| system | 0-63 | 64-127 | 128-191 | 192+ |" in text
 
