@@ -189,17 +189,14 @@ def test_warm_start_gives_a_fresh_model_the_saved_adapter(tmp_path):
 
 
 def test_warm_start_from_another_lora_layout_is_a_clear_error(tmp_path):
-    save_model(
-        *build_model(local_base_config(tmp_path, rank=4)),
-        local_base_config(tmp_path, 4),
-        tmp_path / "m",
-    )
+    rank_four = local_base_config(tmp_path, rank=4)
+    save_model(*build_model(rank_four), rank_four, tmp_path / "m")
     fresh = build_model(local_base_config(tmp_path))[0]
     with pytest.raises(ModelLoadError, match="does not fit this model"):
         load_adapter_weights(fresh, tmp_path / "m")
 
 
-def test_warm_start_needs_an_adapter(tmp_path, tiny_byt5, byt5_config):
+def test_warm_start_needs_an_adapter(tmp_path, tiny_byt5):
     fresh = build_model(local_base_config(tmp_path))[0]
     with pytest.raises(ModelLoadError, match="takes a LoRA adapter directory"):
         load_adapter_weights(fresh, tmp_path / "nowhere")

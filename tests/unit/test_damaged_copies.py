@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textrepair.config import load_settings
-from textrepair.mutations import Mutator, damage_or_keep, row_rng
+from textrepair.stages.corrupt import corrupt_rows
 from textrepair.stages.train import damaged_copies
 
 PARAMS = Path(__file__).parents[2] / "params.yaml"
@@ -26,17 +26,10 @@ def test_each_row_gets_its_copies_and_a_rerun_gives_the_same_pairs():
 
 def test_copies_differ_from_gold_damage_and_from_each_other():
     settings = load_settings(PARAMS)
-    gold = settings.gold
-    mutator = Mutator(settings.mutation_profiles[gold.profile])
     rows = _rows(40)
     pairs = damaged_copies(rows, settings, copies=2)
-    # gold's own damage of a row: the same draw as stages/corrupt.py
-    gold_damage = [
-        damage_or_keep(
-            r["clean"], mutator, row_rng(settings.seed, r["id"], gold.profile), gold.clean_fraction
-        )[0]
-        for r in rows
-    ]
+    gold = corrupt_rows([{"text": r["clean"], "window_id": r["id"]} for r in rows], settings)
+    gold_damage = [g["corrupted"] for g in gold if g["profile"] == settings.gold.profile]
     first, second = [c for c, _ in pairs[0::2]], [c for c, _ in pairs[1::2]]
     assert sum(a != b for a, b in zip(first, gold_damage, strict=True)) >= 30
     assert sum(a != b for a, b in zip(first, second, strict=True)) >= 30

@@ -60,9 +60,12 @@ def gold_rows(settings: Settings, splits: tuple[str, ...]) -> list[dict[str, Any
     return sorted(rows, key=lambda row: row["id"])
 
 
+def profile_rows(rows: list[dict[str, Any]], split: str, profile: str) -> list[dict[str, Any]]:
+    return [r for r in rows if r["split"] == split and r["profile"] == profile]
+
+
 def training_pairs(rows: list[dict[str, Any]], split: str, profile: str) -> list[tuple[str, str]]:
-    chosen = [r for r in rows if r["split"] == split and r["profile"] == profile]
-    return [(r["corrupted"], r["clean"]) for r in chosen]
+    return [(r["corrupted"], r["clean"]) for r in profile_rows(rows, split, profile)]
 
 
 def damaged_copies(
@@ -207,7 +210,7 @@ def run_train(settings: Settings, *, resume: bool = False, from_scratch: bool = 
     rows = gold_rows(settings, ("train", "validation"))
     profile = settings.gold.profile
     if settings.train.damaged_copies:
-        gold_train = [r for r in rows if r["split"] == "train" and r["profile"] == profile]
+        gold_train = profile_rows(rows, "train", profile)
         train_pairs = damaged_copies(gold_train, settings, settings.train.damaged_copies)
     else:
         train_pairs = training_pairs(rows, "train", profile)
