@@ -5,7 +5,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 # DVC stages call `textrepair`: put the venv first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint format bench bench-batch venv serve bench-serve
+.PHONY: run test lint format bench bench-batch bench-latency venv serve bench-serve
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -57,6 +57,10 @@ serve: venv
 ## Load benchmark of the API: micro-batching on vs off at concurrency 1, 4, 16 (MODEL=dir or URI).
 bench-serve: venv
 	$(BIN)/python benchmarks/serve_load.py $(if $(MODEL),--model $(MODEL))
+
+## Single-sentence latency through Repairer, with the floors no decoder of the model can beat.
+bench-latency: venv
+	$(BIN)/python benchmarks/latency.py --model $(or $(MODEL),models/textrepair-smollm2-lora)
 
 ## Batch scoring throughput: Repairer directly vs Spark local[1] / local[2] (MODEL=dir or URI).
 bench-batch: venv

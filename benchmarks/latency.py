@@ -1,0 +1,196 @@
+"""Single-sentence latency through `Repairer`, where the time goes, and the floors below it.
+
+The serving target is p50 <= 150 ms at concurrency 1 for a 100-character sentence. This repairs
+held-out KJV windows of 90-110 characters one at a time (damaged by the `default` profile, then
+the same windows clean), times each call and counts the model's forward passes. Beside the
+measurement it times two floors for the same sentences (causal family):
+
+- copy floor: what the best possible input-copying drafter would need. One pass reads the prompt
+  with the whole input drafted; the draft is rejected at every place where the final output
+  differs from the input, so each change site costs at least one more pass, timed here as the
+  cheapest kind: one token over the cached prompt. (Counted on the final output, after the
+  guard, which has fewer sites than what the model writes: a generous floor.)
+- oracle floor: one pass over the prompt and the final output, as if the decoder knew the answer
+  and only had to verify it. No decoder of this model can be faster on this machine.
+
+    .venv/bin/python benchmarks/latency.py --model models/textrepair-smollm2-lora
+        [--sentences 30] [--threads 2] [--seed 0]
+
+Writes benchmarks/results/latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from decoding_speed import kjv_pairs
+from textrepair.model.families import encode_prompt
+from textrepair.model.repairer import Repairer, compute_edits
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "latency.json"
+TARGET_MS = 150
+
+
+def main() -> None:
+    args = _parse()
+    torch.set_num_threads(args.threads)
+    repairer = Repairer.load(args.model)
+    passes = _count_passes(repairer.model)
+    damaged, clean = _sentences(args.sentences, args.seed)
+    repairer.repair(["Warm up the model once, as a server does."])
+    report: dict[str, Any] = {
+        "model": str(args.model),
+        "sentences": len(damaged),
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "target_p50_ms": TARGET_MS,
+    }
+    for name, texts in (("damaged", damaged), ("clean", clean)):
+        report[name] = _measure(repairer, texts, passes)
+    _print(report)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, required=True, help="a saved model directory")
+    parser.add_argument("--sentences", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args()
+
+
+def _sentences(count: int, seed: int) -> tuple[list[str], list[str]]:
+    """Held-out (damaged, clean) windows of 90-110 characters whose damaged copy differs."""
+    _, held_out = kjv_pairs(192, seed)
+    pairs = [(c, t) for c, t in held_out if c != t and 90 <= len(c) <= 110]
+    sample = random.Random(seed).sample(pairs, min(count, len(pairs)))
+    return [c for c, _ in sample], [t for _, t in sample]
+
+
+def _count_passes(model: Any) -> list[tuple[int, float]]:
+    """Wraps the model's forward: the returned list gets (tokens fed, seconds) of every pass."""
+    log: list[tuple[int, float]] = []
+    forward: Callable[..., Any] = model.forward
+
+    def timed_forward(*args: Any, **kwargs: Any) -> Any:
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        start = time.perf_counter()
+        out = forward(*args, **kwargs)
+        log.append((ids.shape[-1], time.perf_counter() - start))
+        return out
+
+    model.forward = timed_forward
+    return log
+
+
+def _measure(
+    repairer: Repairer, texts: list[str], passes: list[tuple[int, float]]
+) -> dict[str, Any]:
+    seconds, counts, later, sites, outputs = [], [], [], [], []
+    for text in texts:
+        passes.clear()
+        start = time.perf_counter()
+        output = repairer.repair([text])[0].text
+        seconds.append(time.perf_counter() - start)
+        counts.append(len(passes))
+        later += [s for _, s in passes[1:]]
+        sites.append(_change_sites(text, output))
+        outputs.append(output)
+    row = {
+        "p50_ms": _ms(statistics.median(seconds)),
+        "p95_ms": _ms(_quantile(seconds, 0.95)),
+        "passes_p50": statistics.median(counts),
+        "later_pass_ms": _ms(statistics.median(later)) if later else None,
+        "change_sites_p50": statistics.median(sites),
+    }
+    if repairer.family == "causal_lora":
+        copy_floor, oracle_floor, steps = [], [], []
+        for text, output, n_sites in zip(texts, outputs, sites, strict=True):
+            read, step = _passes_over(repairer, text, text)
+            copy_floor.append(read + n_sites * step)
+            oracle_floor.append(_passes_over(repairer, text, output)[0])
+            steps.append(step)
+        row["one_token_step_ms"] = _ms(statistics.median(steps))
+        row["copy_floor_p50_ms"] = _ms(statistics.median(copy_floor))
+        row["oracle_floor_p50_ms"] = _ms(statistics.median(oracle_floor))
+    return row
+
+
+def _change_sites(source: str, output: str, join: int = 2) -> int:
+    """Places where the output differs from the input; edits `join` characters apart are one."""
+    sites, last_end = 0, None
+    for edit in compute_edits(source, output):
+        sites += last_end is None or edit.start - last_end > join
+        last_end = edit.end
+    return sites
+
+
+@torch.no_grad()
+def _passes_over(repairer: Repairer, text: str, answer: str) -> tuple[float, float]:
+    """Seconds of one uncached pass over the prompt for `text` followed by `answer`, and of one
+    more token over the cache that pass left."""
+    ids = encode_prompt(repairer.tokenizer, repairer.prompt, text, answer)["input_ids"]
+    start = time.perf_counter()
+    out = repairer.model(input_ids=torch.tensor([ids], device=repairer.device), use_cache=True)
+    read = time.perf_counter() - start
+    next_token = out.logits[:, -1:].argmax(-1)
+    start = time.perf_counter()
+    repairer.model(input_ids=next_token, past_key_values=out.past_key_values, use_cache=True)
+    return read, time.perf_counter() - start
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def _print(report: dict[str, Any]) -> None:
+    print(
+        f"\n{report['sentences']} sentences of 90-110 characters, one at a time, "
+        f"{report['threads']} threads; target p50 <= {TARGET_MS} ms"
+    )
+    header = ("", "p50 ms", "p95 ms", "passes", "ms/pass", "1-token ms", "sites", "copy floor")
+    header += ("oracle floor",)
+    print("".join(f"{h:>13}" for h in header))
+    for name in ("damaged", "clean"):
+        row = report[name]
+        cells = [
+            name,
+            row["p50_ms"],
+            row["p95_ms"],
+            row["passes_p50"],
+            row["later_pass_ms"],
+            row.get("one_token_step_ms", "-"),
+            row["change_sites_p50"],
+            row.get("copy_floor_p50_ms", "-"),
+            row.get("oracle_floor_p50_ms", "-"),
+        ]
+        print("".join(f"{c:>13}" for c in cells))
+    damaged = report["damaged"]
+    if "copy_floor_p50_ms" in damaged:
+        print(
+            f"damaged p50 / target: {damaged['p50_ms'] / TARGET_MS:.1f}x; "
+            f"copy floor / target: {damaged['copy_floor_p50_ms'] / TARGET_MS:.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
