@@ -8,8 +8,9 @@ measurement it times two floors for the same sentences (causal family):
 - copy floor: what the best possible input-copying drafter would need. One pass reads the prompt
   with the whole input drafted; the draft is rejected at every place where the final output
   differs from the input, so each change site costs at least one more pass, timed here as the
-  cheapest kind: one token over the cached prompt. (Counted on the final output, after the
-  guard, which has fewer sites than what the model writes: a generous floor.)
+  cheapest kind: one token over the cached prompt. (Sites are the changes as the guard joins
+  them, counted on the final output, which has fewer than what the model writes: a generous
+  floor.)
 - oracle floor: one pass over the prompt and the final output, as if the decoder knew the answer
   and only had to verify it. No decoder of this model can be faster on this machine.
 
@@ -35,7 +36,7 @@ import torch
 
 from decoding_speed import kjv_pairs
 from textrepair.model.families import encode_prompt
-from textrepair.model.repairer import Repairer, compute_edits
+from textrepair.model.repairer import Repairer, changed_spans
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "latency.json"
@@ -105,7 +106,7 @@ def _measure(repairer: Repairer, texts: list[str], passes: list[float]) -> dict[
         seconds.append(time.perf_counter() - start)
         counts.append(len(passes))
         later += passes[1:]
-        sites.append(_change_sites(text, output))
+        sites.append(len(changed_spans(text, output, repairer.guard_join_chars)))
         outputs.append(output)
     row = {
         "p50_ms": _ms(statistics.median(seconds)),
@@ -125,15 +126,6 @@ def _measure(repairer: Repairer, texts: list[str], passes: list[float]) -> dict[
         row["copy_floor_p50_ms"] = _ms(statistics.median(copy_floor))
         row["oracle_floor_p50_ms"] = _ms(statistics.median(oracle_floor))
     return row
-
-
-def _change_sites(source: str, output: str, join: int = 2) -> int:
-    """Places where the output differs from the input; edits `join` characters apart are one."""
-    sites, last_end = 0, None
-    for edit in compute_edits(source, output):
-        sites += last_end is None or edit.start - last_end > join
-        last_end = edit.end
-    return sites
 
 
 @torch.no_grad()

@@ -295,7 +295,7 @@ class Repairer:
 
     def _keep_local_changes(self, window: str, output: str) -> str:
         kept = []
-        for src_start, src_end, dest_start, dest_end in _changes(
+        for src_start, src_end, dest_start, dest_end in changed_spans(
             window, output, self.guard_join_chars
         ):
             if max(src_end - src_start, dest_end - dest_start) > self.guard_span_chars:
@@ -309,7 +309,7 @@ class Repairer:
         return math.ceil(self.max_new_tokens_ratio * input_tokens) + 8
 
 
-def _changes(source: str, target: str, join: int) -> list[tuple[int, int, int, int]]:
+def changed_spans(source: str, target: str, join: int) -> list[tuple[int, int, int, int]]:
     """Changed spans (src_start, src_end, dest_start, dest_end) from Levenshtein opcodes, joining
     changes at most `join` unchanged characters apart on both sides."""
     spans: list[tuple[int, int, int, int]] = []
