@@ -12,6 +12,7 @@ import requests
 from servers import running, serve_settings, wait_until
 
 from textrepair.model.families import MANIFEST
+from textrepair.serve import slot as slot_module
 from textrepair.serve.app import create_app
 from textrepair.serve.slot import ModelInfo
 
@@ -207,6 +208,27 @@ def test_the_model_loads_in_the_background_and_readiness_follows(tmp_path, tiny_
         body = wait_until(lambda: requests.get(f"{url}/readyz", timeout=10).json()["ready"])
         assert body
         assert post(url, {"texts": ["a"]}).json()["model"]["name"] == "later"
+
+
+def test_the_model_is_loaded_on_a_thread_that_ends_afterwards(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    # A thread that lives on after running torch keeps an OpenMP pool that slows the model thread.
+    loaders: list[threading.Thread] = []
+    load = slot_module.load
+
+    def recording_load(*args, **kwargs):
+        loaders.append(threading.current_thread())
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(slot_module, "load", recording_load)
+    settings = serve_settings(tmp_path, model=str(tiny_model_dir), api_key=KEY)
+    with running(create_app(settings)) as url:
+        assert wait_until(lambda: requests.get(f"{url}/readyz", timeout=10).json()["ready"])
+        answer = requests.post(f"{url}/admin/reload", headers={"X-API-Key": KEY}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert len(loaders) == 2 and loaders[0] is not loaders[1]
+        assert wait_until(lambda: not any(thread.is_alive() for thread in loaders))
 
 
 def test_a_failed_reload_keeps_the_old_model_and_says_why(tmp_path, tiny_repairer):
