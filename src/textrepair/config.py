@@ -96,7 +96,9 @@ class GoldConfig(_Strict):
 
 
 PROMPT = "Repair: {corrupted}\nFixed: "
-SMOLLM2 = "smollm2"  # alias for SmolLM2-135M-Instruct, fetched offline (see model/smollm2.py)
+# Aliases of causal bases fetched offline from PyPI (see model/bases.py).
+SMOLLM2 = "smollm2"  # SmolLM2-135M-Instruct, the default
+GEMMA3 = "gemma3-270m"  # Gemma 3 270M
 Family = Literal["byt5", "causal_lora"]
 Size = Literal["tiny", "small", "base"]
 InferenceDtype = Literal["float32", "bfloat16", "auto"]
@@ -119,7 +121,8 @@ class ModelConfig(_Strict):
     init_from: str | None = Field(
         None,
         description="Local path or hub id of starting weights; for causal_lora, 'smollm2' (the "
-        "default for sizes other than tiny) or any causal LM. None with byt5: from scratch.",
+        "default for sizes other than tiny), 'gemma3-270m' or any causal LM. None with byt5: "
+        "from scratch.",
     )
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout of a byte-T5 built from scratch.")
     lora: LoraSettings = LoraSettings()

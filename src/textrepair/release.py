@@ -4,6 +4,9 @@
     reports/evaluation.json          ─▶                  evaluation.json, README.md (model card)
     artifacts/train/training_curves.png ─▶               training_curves.png
 
+A LoRA adapter leaves out tokenizer files its base holds byte for byte (Gemma's is 33 MB); its
+manifest then says `"tokenizer": "base"` and loading takes the base's.
+
 The card is generated, never hand-written: its numbers are those of the evaluation report, and it
 names the data hash and the command that reproduce the model. `train.release` in params.yaml points
 the train stage at such a directory (see `stages.train.adopt_release`).
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from textrepair.evaluation import render_markdown
-from textrepair.model.families import MANIFEST, read_manifest
+from textrepair.model.families import MANIFEST, TOKENIZER_FILES, read_manifest, resolve_base
 
 # A release is committed to git: keep it small (the issue's limit is about 25 MB).
 MAX_RELEASE_MB = 25.0
@@ -47,6 +50,8 @@ def build_release(
     partial = out_dir.with_name(f".{out_dir.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(model_dir, partial)
+    if manifest["weights"] == "adapter" and manifest["base"]:
+        manifest["tokenizer"] = drop_base_tokenizer(partial, Path(resolve_base(manifest["base"])))
     manifest["train_steps"] = int(train_info.get("steps", 0))
     (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     (partial / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
@@ -61,6 +66,19 @@ def build_release(
         shutil.rmtree(out_dir)
     partial.rename(out_dir)
     return out_dir
+
+
+def drop_base_tokenizer(model_dir: Path, base_dir: Path) -> str:
+    """Delete the tokenizer files the base holds byte for byte (all or none); say whose remain."""
+    files = [model_dir / name for name in TOKENIZER_FILES if (model_dir / name).is_file()]
+    shared = [f for f in files if (base_dir / f.name).is_file()]
+    if not files or len(shared) < len(files):
+        return "own"
+    if any(f.read_bytes() != (base_dir / f.name).read_bytes() for f in shared):
+        return "own"
+    for file in shared:
+        file.unlink()
+    return "base"
 
 
 def model_card(manifest: dict[str, Any], report: dict[str, Any], info: dict[str, Any]) -> str:

@@ -19,7 +19,9 @@ from textrepair.model.families import (
     count_parameters,
     decode_bytes,
     encode,
+    encode_prompt,
     inference_dtype,
+    leading_special_ids,
     load_adapter_weights,
     load_model,
     save_model,
@@ -65,6 +67,36 @@ def test_causal_encoding_masks_the_prompt(tiny_causal, causal_config):
     target = features["labels"][len(prompt) :]
     assert target[-1] == tokenizer.eos_token_id
     assert tokenizer.decode(target[:-1]) == "hello"
+
+
+def _word_tokenizer(bos: bool):
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["<pad>", "<eos>", "<bos>", "<unk>", "fix", ":", "helo", "hello"]
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    if bos:  # as Gemma's tokenizer does
+        backend.post_processor = processors.TemplateProcessing(
+            single="<bos> $A", special_tokens=[("<bos>", 2)]
+        )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>"
+    )
+
+
+@pytest.mark.parametrize("bos", [True, False])
+def test_prompts_start_with_the_bos_only_when_the_tokenizer_adds_one(bos):
+    tokenizer = _word_tokenizer(bos)
+    features = encode_prompt(tokenizer, "fix {corrupted} :", "helo", "hello")
+    expected = [2, 4, 6, 5] if bos else [4, 6, 5]
+    assert features["input_ids"] == [*expected, 7, 1]
+    assert features["labels"] == [-100] * len(expected) + [7, 1]
+
+
+def test_an_end_marker_the_tokenizer_appends_is_not_a_prefix():
+    assert ByT5Tokenizer()("a")["input_ids"][-1] == EOS_ID  # it appends </s>...
+    assert leading_special_ids(ByT5Tokenizer()) == []  # ...which is no prefix
 
 
 def test_causal_lora_trains_only_the_adapter(tiny_causal):

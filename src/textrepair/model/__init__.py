@@ -1,3 +1,4 @@
 """The repair model: two families behind one interface (`families`), the one inference class
-(`repairer.Repairer`), copy-aware decoding (`decoding`) and the offline SmolLM2 loader (`smollm2`).
+(`repairer.Repairer`), copy-aware decoding (`decoding`) and the offline loader of its GGUF
+bases (`bases`).
 """

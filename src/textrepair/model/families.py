@@ -8,9 +8,10 @@
 `encode` is the single contract between training and inference: the Trainer and `Repairer` build
 their token ids with it, so the two can never disagree about prompts, offsets or end markers.
 
-A saved model is a directory of safetensors weights, the HF config and tokenizer files and a
-``textrepair_model.json`` manifest. Loading reads only safetensors and turns every failure into a
-`ModelLoadError` that names the directory and the problem.
+A saved model is a directory of safetensors weights, the HF config and tokenizer files (a release
+of an adapter may leave those to its base) and a ``textrepair_model.json`` manifest. Loading
+reads only safetensors and turns every failure into a `ModelLoadError` that names the directory
+and the problem.
 """
 
 from __future__ import annotations
@@ -23,9 +24,20 @@ from typing import Any, NamedTuple
 import torch
 from pydantic import ValidationError
 
-from textrepair.config import SMOLLM2, ModelConfig, Size
+from textrepair.config import ModelConfig, Size
 
 MANIFEST = "textrepair_model.json"
+# What `tokenizer.save_pretrained` may write, whatever the tokenizer class.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "chat_template.jinja",
+    "tokenizer.model",
+    "vocab.json",
+    "merges.txt",
+)
 # ByT5 ids: 0 pad, 1 eos, 2 unk, then byte b is id b + 3.
 PAD_ID, EOS_ID, BYTE_OFFSET, BYTE_VOCAB = 0, 1, 3, 384
 
@@ -127,12 +139,10 @@ def _build_causal(config: ModelConfig) -> tuple[Any, Any]:
 
 
 def resolve_base(base: str) -> str:
-    """A local directory for a causal base: the SmolLM2 alias is fetched and cached offline."""
-    if base == SMOLLM2:
-        from textrepair.model.smollm2 import ensure_smollm2
+    """A local directory for a causal base: an alias (smollm2, gemma3-270m) is fetched offline."""
+    from textrepair.model.bases import BASES, ensure_base
 
-        return str(ensure_smollm2())
-    return base
+    return str(ensure_base(base)) if base in BASES else base
 
 
 def _present_modules(model: torch.nn.Module, wanted: list[str]) -> list[str]:
@@ -176,11 +186,15 @@ def encode_bytes(corrupted: str, clean: str | None = None) -> dict[str, list[int
 def encode_prompt(
     tokenizer: Any, prompt: str, corrupted: str, clean: str | None = None
 ) -> dict[str, list[int]]:
-    """causal_lora: input = prompt(corrupted) [+ clean + eos], labels = -100 over the prompt.
+    """causal_lora: input = [bos] prompt(corrupted) [+ clean + eos], labels = -100 over the prompt.
 
-    Prompt and target are tokenized separately, in training and at inference alike.
+    Prompt and target are tokenized separately, in training and at inference alike. The prompt
+    starts with the special tokens the base's tokenizer puts before any text (Gemma's <bos>, none
+    for SmolLM2): the base was pretrained with them there.
     """
-    prompt_ids = text_ids(tokenizer, prompt.format(corrupted=corrupted))
+    prompt_ids = leading_special_ids(tokenizer) + text_ids(
+        tokenizer, prompt.format(corrupted=corrupted)
+    )
     if clean is None:
         return {"input_ids": prompt_ids}
     target = [*text_ids(tokenizer, clean), tokenizer.eos_token_id]
@@ -204,6 +218,16 @@ def decode_bytes(ids: list[int]) -> str | None:
         return data.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError:
         return None
+
+
+def leading_special_ids(tokenizer: Any) -> list[int]:
+    """The ids a tokenizer adds in front of a text when asked for its special tokens."""
+    probe = "a"
+    plain, full = text_ids(tokenizer, probe), tokenizer(probe)["input_ids"]
+    for start in range(len(full) - len(plain) + 1):
+        if full[start : start + len(plain)] == plain:
+            return full[:start]
+    return []
 
 
 def text_ids(tokenizer: Any, text: str) -> list[int]:
@@ -291,10 +315,12 @@ def load_model(path: str | Path) -> LoadedModel:
     config = ModelConfig.model_validate(manifest["config"])
     weights = "adapter_model" if manifest["weights"] == "adapter" else "model"
     _require_safetensors(path, weights)
+    # A release of an adapter may leave the tokenizer to its base (see release.py).
+    tokenizer_dir = resolve_base(manifest["base"]) if manifest.get("tokenizer") == "base" else path
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     except Exception as exc:
-        raise ModelLoadError(f"cannot load the tokenizer in {path}: {exc}") from exc
+        raise ModelLoadError(f"cannot load the tokenizer in {tokenizer_dir}: {exc}") from exc
     if config.family == "byt5":
         model = _from_pretrained(T5ForConditionalGeneration, path)
     elif manifest["weights"] == "adapter":

