@@ -130,6 +130,7 @@ def test_export_writes_a_self_contained_directory_that_serves(registry, tmp_path
         "1",
         "champion",
     )
+    assert all(f.stat().st_mode & 0o444 == 0o444 for f in out.iterdir())  # any user reads it
     _break_artifacts(tmp_path)  # the image has no registry: the copy must stand alone
     with serve_process(tmp_path, "--model", str(out)) as url:
         answer = requests.post(f"{url}/v1/repair", json={"texts": ["a b"]}, timeout=60).json()

@@ -308,19 +308,14 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
 
 def load_model(path: str | Path) -> LoadedModel:
     """Load a directory written by `save_model`, in eval mode; only safetensors are read."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, T5ForConditionalGeneration
+    from transformers import AutoModelForCausalLM, T5ForConditionalGeneration
 
     path = Path(path)
     manifest = read_manifest(path)
     config = ModelConfig.model_validate(manifest["config"])
     weights = "adapter_model" if manifest["weights"] == "adapter" else "model"
     _require_safetensors(path, weights)
-    # A release of an adapter may leave the tokenizer to its base (see release.py).
-    tokenizer_dir = resolve_base(manifest["base"]) if manifest.get("tokenizer") == "base" else path
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    except Exception as exc:
-        raise ModelLoadError(f"cannot load the tokenizer in {tokenizer_dir}: {exc}") from exc
+    tokenizer = _load_tokenizer(path, manifest)
     if config.family == "byt5":
         model = _from_pretrained(T5ForConditionalGeneration, path)
     elif manifest["weights"] == "adapter":
@@ -330,6 +325,35 @@ def load_model(path: str | Path) -> LoadedModel:
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return LoadedModel(model.eval().to(inference_dtype(config.dtype)), tokenizer, config)
+
+
+def merge_adapter(path: str | Path) -> None:
+    """Make an adapter directory stand alone: its base with the adapter merged in, in float32."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    if manifest["weights"] != "adapter":
+        return
+    _require_safetensors(path, "adapter_model")
+    tokenizer = _load_tokenizer(path, manifest)
+    model = _load_adapter(path, resolve_base(manifest["base"]))
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    for name in ("adapter_model.safetensors", "adapter_config.json"):
+        (path / name).unlink()
+    manifest.pop("tokenizer", None)
+    manifest.update(weights="merged", base=None, parameters=count_parameters(model))
+    (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _load_tokenizer(path: Path, manifest: dict[str, Any]) -> Any:
+    from transformers import AutoTokenizer
+
+    # A release of an adapter may leave the tokenizer to its base (see release.py).
+    source = resolve_base(manifest["base"]) if manifest.get("tokenizer") == "base" else path
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the tokenizer in {source}: {exc}") from exc
 
 
 def inference_dtype(setting: str) -> torch.dtype:

@@ -8,14 +8,16 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from textrepair.model.families import MANIFEST
+from textrepair.model.families import MANIFEST, merge_adapter
 from textrepair.serve.slot import SERVING_INFO, ModelInfo, resolve
 
 
 def export_model(source: str, output: Path, tracking_uri: str | None = None) -> ModelInfo:
     """Copy the model files of `source` to `output` with a serving.json naming the version.
 
-    `output` must not exist or be empty. The result is loaded once as a check.
+    A LoRA adapter is merged into its base, so the copy needs neither MLflow nor the base (an
+    image may have no package registry to fetch it from). `output` must not exist or be empty.
+    The result is loaded once as a check.
     """
     from textrepair.model.repairer import Repairer
 
@@ -25,6 +27,8 @@ def export_model(source: str, output: Path, tracking_uri: str | None = None) -> 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = _model_files(target, Path(tmp), tracking_uri)
         shutil.copytree(model_dir, output, dirs_exist_ok=True)
+    merge_adapter(output)
+    _make_readable(output)
     (output / SERVING_INFO).unlink(missing_ok=True)
     record = {**info.to_dict(), "exported_from": target, "exported_at": _now()}
     (output / SERVING_INFO).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
@@ -42,6 +46,14 @@ def _model_files(target: str, tmp: Path, tracking_uri: str | None) -> Path:
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
     return download_model_dir(target, tmp)
+
+
+def _make_readable(folder: Path) -> None:
+    # transformers writes weights through a private temporary file (mode 0600): an image that runs
+    # as another user than the one who copied them in could not read them.
+    for file in folder.rglob("*"):
+        if file.is_file():
+            file.chmod(file.stat().st_mode | 0o444)
 
 
 def _now() -> str:
