@@ -71,14 +71,15 @@ def build_release(
 def drop_base_tokenizer(model_dir: Path, base_dir: Path) -> str:
     """Delete the tokenizer files the base holds byte for byte (all or none); say whose remain."""
     files = [model_dir / name for name in TOKENIZER_FILES if (model_dir / name).is_file()]
-    shared = [f for f in files if (base_dir / f.name).is_file()]
-    if not files or len(shared) < len(files):
+    if not files or not all(_same_bytes(f, base_dir / f.name) for f in files):
         return "own"
-    if any(f.read_bytes() != (base_dir / f.name).read_bytes() for f in shared):
-        return "own"
-    for file in shared:
+    for file in files:
         file.unlink()
     return "base"
+
+
+def _same_bytes(ours: Path, theirs: Path) -> bool:
+    return theirs.is_file() and ours.read_bytes() == theirs.read_bytes()
 
 
 def model_card(manifest: dict[str, Any], report: dict[str, Any], info: dict[str, Any]) -> str:
