@@ -139,10 +139,19 @@ def _build_causal(config: ModelConfig) -> tuple[Any, Any]:
 
 
 def resolve_base(base: str) -> str:
-    """A local directory for a causal base: an alias (smollm2, gemma3-270m) is fetched offline."""
+    """A local directory for a causal base: an alias (smollm2, gemma3-270m) is fetched offline.
+
+    Anything else must be an existing directory: a manifest naming a hub id would make the
+    loader fetch weights and code chosen by whoever wrote the manifest.
+    """
     from textrepair.model.bases import BASES, ensure_base
 
-    return str(ensure_base(base)) if base in BASES else base
+    if base in BASES:
+        return str(ensure_base(base))
+    if not Path(base).is_dir():
+        known = ", ".join(BASES)
+        raise ModelLoadError(f"base {base!r} is neither a known alias ({known}) nor a directory")
+    return base
 
 
 def _present_modules(model: torch.nn.Module, wanted: list[str]) -> list[str]:
