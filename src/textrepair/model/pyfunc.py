@@ -1,5 +1,8 @@
 """The MLflow model: a custom pyfunc wrapping Repairer, with explicit pip requirements.
 
+The pyfunc is for `mlflow models serve` only. textrepair itself loads a registered model from
+its files (`load_repairer`): loading the pyfunc would unpickle whatever a registrant uploaded.
+
 MLflow's transformers flavor is not used: it relies on the `text2text-generation` pipeline that
 transformers 5 removed, and it adds torchvision to the requirements.
 """
@@ -7,19 +10,25 @@ transformers 5 removed, and it adds torchvision to the requirements.
 from __future__ import annotations
 
 import json
+import re
+import tempfile
 from dataclasses import asdict
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
 
+if TYPE_CHECKING:
+    from textrepair.model.repairer import Repairer
+
 ARTIFACT_KEY = "model_dir"
 INPUT_EXAMPLE = pd.DataFrame({"text": ["Teh quick brwon fox jumsp over the lazzy dog."]})
 # Importable names of what the model needs at load time, pinned to what is installed now.
 _REQUIREMENTS = ("torch", "transformers", "safetensors", "peft", "rapidfuzz", "pandas", "mlflow")
+_REGISTERED_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?")
 
 
 class RepairerModel(mlflow.pyfunc.PythonModel):
@@ -75,22 +84,48 @@ def log_repairer(model_dir: Path, registered_name: str | None = None) -> Any:
 
 
 def download_model_dir(uri: str, target: Path) -> Path:
-    """Download a registered textrepair pyfunc to `target`; return the model directory in it."""
+    """Download a registered textrepair model's files to `target`; return the model directory.
+
+    Only files are fetched and only MLmodel (safe YAML) is parsed: nothing is unpickled and no
+    bundled code is imported, so a registered version cannot run code in the process loading it.
+    """
     import yaml
 
-    root = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
+    source = _version_source(uri)
+    root = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(target)))
     mlmodel = yaml.safe_load((root / "MLmodel").read_text(encoding="utf-8"))
     artifacts = mlmodel["flavors"]["python_function"].get("artifacts", {})
     if ARTIFACT_KEY not in artifacts:
         raise ValueError(f"{uri} is not a textrepair model (no {ARTIFACT_KEY!r} artifact)")
-    return root / artifacts[ARTIFACT_KEY]["path"]
+    model_dir = (root / artifacts[ARTIFACT_KEY]["path"]).resolve()
+    if not model_dir.is_relative_to(root.resolve()):  # an MLmodel may not point elsewhere
+        raise ValueError(f"{uri}: the {ARTIFACT_KEY!r} artifact lies outside the model")
+    return model_dir
 
 
-def load_repairer(source: str) -> Any:
-    """The Repairer of a model directory, or of a registered model URI (models:/name@alias)."""
+def _version_source(uri: str) -> str:
+    """Where a `models:/name/N` or `models:/name@alias` version's files are; other URIs as is."""
+    match = _REGISTERED_URI.fullmatch(uri)
+    if not match:
+        return uri
+    client = mlflow.MlflowClient()
+    if match["alias"]:
+        return client.get_model_version_by_alias(match["name"], match["alias"]).source
+    return client.get_model_version(match["name"], match["version"]).source
+
+
+def load_repairer(source: str) -> Repairer:
+    """The Repairer of a model directory, or of a registered model URI (models:/name@alias).
+
+    A registered model is loaded from its downloaded files, never through
+    `mlflow.pyfunc.load_model` (which unpickles python_model.pkl): serving, batch, stream and UI
+    all come here or to `Repairer.load`.
+    """
     from textrepair.model.families import MANIFEST
     from textrepair.model.repairer import Repairer
 
     if (Path(source) / MANIFEST).is_file():
         return Repairer.load(source)
-    return mlflow.pyfunc.load_model(source).unwrap_python_model().repairer
+    # The weights are read into memory, so the download is not needed after the load.
+    with tempfile.TemporaryDirectory(prefix="textrepair-model-") as tmp:
+        return Repairer.load(download_model_dir(source, Path(tmp)))
