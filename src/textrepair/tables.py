@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import DeltaError
+from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.exceptions import TableNotFoundError as DeltaTableNotFoundError
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
@@ -48,6 +48,8 @@ _UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping"}
 _GLOB_CHARS = set("*?[]{}\\")
 # delta-rs mishandles these in local paths: '[' and ']' make it panic, '%XX' gets decoded.
 _DELTA_RS_BAD_LOCAL_PATH = re.compile(r"[\[\]]|%[0-9A-Fa-f]{2}")
+# Commit races `append_once` retries before giving up (each retry re-reads the table).
+_APPEND_ONCE_ATTEMPTS = 5
 
 
 class TableNotFoundError(ValueError):
@@ -383,6 +385,9 @@ def append_once(
 
     The application transaction (app id, version) is committed atomically with the rows, so a
     retried write of the same version (a replayed streaming micro-batch) is skipped: exactly-once.
+    The check and the commit use one table snapshot: if another writer commits the same app id
+    after that snapshot, delta-rs rejects this commit (a concurrent-transaction conflict) and the
+    next attempt sees the transaction and skips, so two drivers replaying one batch append it once.
     Returns True when rows were committed now. Without the connector the frame is collected to the
     driver.
     """
@@ -393,21 +398,43 @@ def append_once(
             "txnVersion", txn_version
         ).save(_spark_uri(uri))
         return True
-    done = committed_transaction(uri, app_id, storage_options)
-    if done is not None and done >= txn_version:
-        return False
-    if _is_local(uri):
-        _local_path(uri).parent.mkdir(parents=True, exist_ok=True)
-    write_deltalake(
-        _delta_rs_uri(uri),
-        df.toArrow(),
-        mode="append",
-        storage_options=storage_options,
-        commit_properties=CommitProperties(
-            app_transactions=[Transaction(app_id=app_id, version=txn_version)]
-        ),
-    )
-    return True
+    rows = df.toArrow()
+    for _ in range(_APPEND_ONCE_ATTEMPTS):
+        snapshot = _snapshot_for_append(uri, rows.schema, storage_options)
+        done = snapshot.transaction_version(app_id)
+        if done is not None and done >= txn_version:
+            return False
+        try:
+            write_deltalake(
+                snapshot,
+                rows,
+                mode="append",
+                commit_properties=CommitProperties(
+                    app_transactions=[Transaction(app_id=app_id, version=txn_version)]
+                ),
+            )
+            return True
+        except CommitFailedError:
+            continue  # another writer committed first: check again on a newer snapshot
+    raise RuntimeError(f"append to {uri!r} lost {_APPEND_ONCE_ATTEMPTS} commit races in a row")
+
+
+def _snapshot_for_append(
+    uri: str, schema: pa.Schema, storage_options: dict[str, str] | None
+) -> DeltaTable:
+    """The table's latest snapshot; a missing table is first created empty."""
+    target = _delta_rs_uri(uri)
+    if not DeltaTable.is_deltatable(target, storage_options=storage_options):
+        if _is_local(uri):
+            _local_path(uri).parent.mkdir(parents=True, exist_ok=True)
+        # Empty, so that rows are only ever committed against a snapshot: writers racing to
+        # create the table each commit metadata alone, then their appends conflict as usual.
+        try:
+            DeltaTable.create(target, schema=schema, mode="ignore", storage_options=storage_options)
+        except DeltaError:
+            if not DeltaTable.is_deltatable(target, storage_options=storage_options):
+                raise  # not a lost creation race
+    return DeltaTable(target, storage_options=storage_options)
 
 
 # --------------------------------------------------------------------------- connector mode

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -112,6 +113,51 @@ def test_a_replayed_micro_batch_is_written_once(spark, tmp_path, tiny_params, co
     assert _ids(paths.table) == ["x"] and len(tables.read_arrow(paths.quarantine)) == 1
     app = "textrepair-stream-replay-test"
     assert tables.committed_transaction(paths.table, app) == 7
+
+
+def test_two_drivers_replaying_one_batch_commit_it_once(
+    spark, tmp_path, tiny_params, copy_model_dir, monkeypatch
+):
+    """Two sinks (say, a restarted driver and one that never died) write batch 3 at once: both
+    have checked the table before either commits, and still exactly one commit lands."""
+    settings = stream_settings(tmp_path, tiny_params)
+    paths = stream_paths(tmp_path)
+    lines = [json.dumps({"id": f"x{i}", "text": "the lord said"}) for i in range(3)] + ["oops"]
+    batch = spark.createDataFrame(
+        [(line, "file:/landing/f.jsonl") for line in lines], "value string, source_file string"
+    ).selectExpr("*", "current_timestamp() AS landed_at")
+    model = resolve_model(str(copy_model_dir))
+    # Hold every delta-rs write until both sinks reach it: both have read the table by then,
+    # which is the window in which a check-then-write sink appends twice.
+    both_checked = threading.Barrier(2, timeout=120)
+    real_write = tables.write_deltalake
+
+    def write_when_both_arrive(*args, **kwargs):
+        both_checked.wait()
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(tables, "write_deltalake", write_when_both_arrive)
+    errors: list[BaseException] = []
+
+    def drive() -> None:
+        sink = ExactlyOnceSink(model, paths, settings.stream, {}, echo=lambda _: None)
+        spark.sparkContext.setLocalProperty("sql.streaming.queryId", "two-drivers")
+        try:
+            sink(batch, 3)
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+            both_checked.abort()
+
+    drivers = [threading.Thread(target=drive) for _ in range(2)]
+    for driver in drivers:
+        driver.start()
+    for driver in drivers:
+        driver.join(timeout=300)
+    assert not errors, errors
+    assert _ids(paths.table) == ["x0", "x1", "x2"]
+    assert len(tables.read_arrow(paths.quarantine)) == 1
+    app = "textrepair-stream-two-drivers"
+    assert tables.committed_transaction(paths.table, app) == 3
 
 
 def test_continuous_stream_and_producer_report_end_to_end_latency(
