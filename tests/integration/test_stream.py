@@ -25,11 +25,16 @@ from textrepair.stages.stream import (
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 BAD_LINES = {
-    "bad_json": '{"id": "b1", "text": ',
-    "missing_id": '{"text": "who am i"}',
-    "non_string_text": '{"id": "b3", "text": 42}',
-    "oversize_text": json.dumps({"id": "b4", "text": "x" * 201}),
-    "not_an_object": "[1, 2]",
+    "bad_json": b'{"id": "b1", "text": ',
+    "missing_id": b'{"text": "who am i"}',
+    "non_string_text": b'{"id": "b3", "text": 42}',
+    "oversize_text": json.dumps({"id": "b4", "text": "x" * 201}).encode(),
+    "not_an_object": b"[1, 2]",
+    # Each of these stopped the stream before issue 20.
+    "too_deep": b"[" * 50_000 + b"]" * 50_000,
+    "bad_unicode": b'{"id": "b7", "text": "half a pair: \\ud800"}',
+    "bad_number": b'{"id": "b8", "text": "x", "weight": 1e999}',
+    "bad_encoding": b'{"id": "b9", "text": "caf\xe9"}',  # cp1252, not UTF-8
 }
 
 
@@ -62,8 +67,8 @@ def test_available_now_scores_good_lines_quarantines_bad_ones_and_resumes(
     texts = iter(damaged_texts)
     write_landing_file(landing, "a.jsonl", [{"id": f"a{i}", "text": next(texts)} for i in range(5)])
     write_landing_file(landing, "b.jsonl", [{"id": i, "text": next(texts)} for i in range(3)])
-    lines = [*BAD_LINES.values(), json.dumps({"id": "c0", "text": next(texts)})]
-    (landing / "c.json").write_text("\n".join(lines) + "\n")
+    lines = [*BAD_LINES.values(), json.dumps({"id": "c0", "text": next(texts)}).encode()]
+    (landing / "c.json").write_bytes(b"\n".join(lines) + b"\n")
     (landing / "ignored.txt").write_text("not a landing file\n")
     model = resolve_model(str(copy_model_dir))
     messages: list[str] = []
@@ -78,7 +83,8 @@ def test_available_now_scores_good_lines_quarantines_bad_ones_and_resumes(
     row = tables.read_arrow(paths.table).to_pylist()[0]
     assert row["model_version"] == model.version and row["landed_at"] <= row["scored_at"]
     metrics = json.loads(Path(paths.metrics_file).read_text())
-    assert metrics["totals"]["predictions"] == 9 and metrics["totals"]["quarantined"] == 5
+    assert metrics["totals"]["predictions"] == 9
+    assert metrics["totals"]["quarantined"] == len(BAD_LINES)
     assert metrics["last_batch"]["latency_max_seconds"] >= 0
     assert Path(paths.metrics_file).with_suffix(".prom").exists()
     assert any("latency p50" in m for m in messages)
@@ -89,7 +95,7 @@ def test_available_now_scores_good_lines_quarantines_bad_ones_and_resumes(
     again = run_stream(spark, settings, model, paths, available_now=True, echo=messages.append)
     assert again.totals.predictions == 1
     assert _ids(paths.table).count("d0") == 1 and len(_ids(paths.table)) == 10
-    assert len(tables.read_arrow(paths.quarantine)) == 5
+    assert len(tables.read_arrow(paths.quarantine)) == len(BAD_LINES)
 
 
 def test_a_replayed_micro_batch_is_written_once(spark, tmp_path, tiny_params, copy_model_dir):

@@ -34,6 +34,9 @@ FILES, GOOD_PER_FILE = 6, 5
 # (progress line fragment, occurrence in that run) at which each run is killed.
 KILLS = [("started", 2), ("appended to predictions", 1), ("appended to predictions", 2)]
 RUN_TIMEOUT = 240  # seconds; a run that hangs fails the test instead of the suite
+# A number is quarantined as non-string text; a lone surrogate as bad Unicode (before issue 20,
+# it failed the micro-batch and so the stream, on every restart).
+BAD_TEXTS = (7, "half a pair: \ud800")
 
 
 def _command(tmp: Path, model_dir: Path) -> list[str]:
@@ -114,7 +117,7 @@ def test_sigkill_during_micro_batches_loses_and_duplicates_nothing(
         good_ids += [r["id"] for r in records]
         path = write_landing_file(tmp_path / "landing", f"f{f}.jsonl", records)
         with path.open("a") as handle:  # one malformed line per file
-            handle.write(json.dumps({"id": f"bad{f}", "text": 7}) + "\n")
+            handle.write(json.dumps({"id": f"bad{f}", "text": BAD_TEXTS[f % 2]}) + "\n")
     command = _command(tmp_path, copy_model_dir)
 
     outputs = [_run(command, kill, tmp_path / "stderr.log") for kill in KILLS]
@@ -132,6 +135,6 @@ def test_sigkill_during_micro_batches_loses_and_duplicates_nothing(
     assert set(predictions) == set(good_ids)  # nothing lost
     assert set(predictions.values()) == {1}  # nothing duplicated
     assert sorted(q["id"] for q in quarantine) == sorted(f"bad{f}" for f in range(FILES))
-    assert {q["reason"] for q in quarantine} == {"non_string_text"}
+    assert {q["reason"] for q in quarantine} == {"non_string_text", "bad_unicode"}
     # Each kill after a predictions commit left a half-written batch that was replayed.
     assert replays >= 1

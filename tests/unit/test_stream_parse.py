@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 
+from textrepair.stages import stream
 from textrepair.stages.stream import (
     REASONS,
     StreamTotals,
@@ -14,6 +18,22 @@ from textrepair.stages.stream import (
     progress_line,
     write_metrics,
 )
+
+DEEP = "[" * 100_000 + "]" * 100_000
+# Lines that raised, or reached Arrow and failed the whole micro-batch, before issue 20.
+HOSTILE_LINES = [
+    (DEEP, "too_deep"),
+    ('{"id": "a", "text": ' + DEEP + "}", "too_deep"),
+    ('{"id": "\\ud800", "text": "lone surrogate in the id"}', "bad_unicode"),
+    ('{"id": "a", "text": "lone \\udc00 surrogate"}', "bad_unicode"),
+    ('{"id": "a", "text": "x", "n": 1e999}', "bad_number"),
+    ('{"id": ' + "9" * 5000 + ', "text": "x"}', "bad_number"),
+    ('{"id": "a", "text": "x", "n": NaN}', "bad_number"),
+    ("42", "not_an_object"),
+    ("null", "not_an_object"),
+    (b'{"id": "a", "text": "caf\xe9"}', "bad_encoding"),  # cp1252 bytes
+    (bytes(range(256)), "bad_encoding"),  # binary
+]
 
 
 @pytest.mark.parametrize(
@@ -37,6 +57,9 @@ from textrepair.stages.stream import (
         ('{"id": "a", "text": 12}', "non_string_text"),
         ('{"id": "a", "text": ["x"]}', "non_string_text"),
         ('{"id": "a", "text": "' + "x" * 51 + '"}', "oversize_text"),
+        ('\ufeff{"id": "a", "text": "after a byte-order mark"}', ""),
+        ('{"id": ' + "9" * 40 + ', "text": "a long integer id is fine"}', ""),
+        *HOSTILE_LINES,
     ],
 )
 def test_each_line_is_accepted_or_gets_a_reason(line, reason):
@@ -46,7 +69,47 @@ def test_each_line_is_accepted_or_gets_a_reason(line, reason):
     if reason:
         assert detail and text is None
     else:
-        assert text == json.loads(line)["text"] and row_id == str(json.loads(line)["id"])
+        record = json.loads(line.removeprefix("\ufeff"))
+        assert text == record["text"] and row_id == str(record["id"])
+
+
+def test_utf8_bytes_parse_like_text():
+    line = '{"id": "é", "text": "naïve"}'
+    assert parse_line(line.encode(), 50) == parse_line(line, 50) == ("é", "naïve", "", "")
+
+
+class _Repairer:
+    """Repairs text to itself, and raises on a text containing 'boom' (a line the model
+    cannot take)."""
+
+    def repair(self, texts):
+        if any("boom" in text for text in texts):
+            raise RuntimeError("the tokenizer choked")
+        return [SimpleNamespace(text=text, changed=False, edits=[]) for text in texts]
+
+
+def test_hostile_lines_are_quarantined_and_the_batch_still_encodes(monkeypatch):
+    monkeypatch.setattr(stream, "worker_repairer", lambda model: _Repairer())
+    hostile = [line if isinstance(line, bytes) else line.encode() for line, _ in HOSTILE_LINES]
+    lines = [b'{"id": "g1", "text": "fine"}', *hostile, b'{"id": "m", "text": "boom"}']
+    lines.append(b'{"id": 2, "text": "also fine"}')
+    landed = pd.Timestamp.now("UTC")
+    batch = pd.DataFrame({"value": lines, "source_file": "file:/l/f.jsonl", "landed_at": landed})
+    model = SimpleNamespace(version="v-test")
+
+    out = stream._score_lines(batch, model, max_chars=50)
+
+    # What Spark does with the frame: a string Arrow cannot encode would fail the micro-batch.
+    table = pa.Table.from_pandas(out, schema=stream._SCORED_SCHEMA, preserve_index=False)
+    rows = table.to_pylist()
+    assert len(rows) == len(lines)
+    assert [r["id"] for r in rows if r["reason"] is None] == ["g1", "2"]
+    bad = [r for r in rows if r["reason"] is not None]
+    expected = [reason for _, reason in HOSTILE_LINES] + ["unscorable"]
+    assert [r["reason"] for r in bad] == expected
+    assert all(r["detail"] and r["raw"] is not None for r in bad)
+    assert all(len(r["raw"]) <= stream.RAW_CHARS for r in bad)
+    assert bad[-1]["id"] == "m" and "choked" in bad[-1]["detail"]
 
 
 def test_metrics_are_json_and_prometheus_text(tmp_path):

@@ -7,7 +7,8 @@
 Exactly-once: Spark's checkpoint replays an unfinished micro-batch with the same files and the
 same batch id after a crash. Each append commits the Delta application transaction
 (app id = the streaming query id, version = batch id) atomically with its rows, and a replayed
-batch whose transaction is already in a table is not written again (`tables.append_once`).
+batch whose transaction is already in a table is not written again (`tables.append_once`); a
+second driver writing the same batch at the same time loses the commit race and skips it.
 
 `produce` is the demo feed: it writes corrupted gold/test samples into the landing folder at a
 given rate and reports how long each file took to show up in the predictions table.
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 import pandas as pd
@@ -49,9 +50,24 @@ from textrepair.spark import spark_schema
 
 log = logging.getLogger(__name__)
 
-REASONS = ("bad_json", "not_an_object", "missing_id", "bad_id", "missing_text", "non_string_text",
-           "oversize_text")  # fmt: skip
+# Why a landing line is quarantined instead of scored (the quarantine table's `reason`).
+REASONS = (
+    "bad_encoding",  # its bytes are not UTF-8 (a binary or mis-encoded file)
+    "bad_json",
+    "too_deep",  # nested past Python's recursion limit
+    "bad_number",  # a number no float or int holds (1e999, over 4300 digits), NaN or Infinity
+    "not_an_object",
+    "missing_id",
+    "bad_id",
+    "missing_text",
+    "non_string_text",
+    "bad_unicode",  # a lone surrogate (a "\ud800" escape) in the id or text: not valid UTF-8
+    "oversize_text",
+    "unscorable",  # the model raised on this line
+    "parse_error",  # anything else the parser raised: one line never stops the stream
+)
 RAW_CHARS = 1000  # quarantined lines keep at most this much of the raw line
+DETAIL_CHARS = 200
 # What the parser emits: prediction columns for good lines, reason/detail/raw for bad ones.
 _SCORED_SCHEMA = pa.schema(
     [
@@ -77,27 +93,116 @@ class StreamPaths:
 
 
 # ------------------------------------------------------------------------------------ parsing
-def parse_line(line: str | None, max_chars: int) -> tuple[str | None, str | None, str, str]:
-    """(id, text, reason, detail) of one landing line; reason is '' for a good line."""
+class ParsedLine(NamedTuple):
+    """One landing line: id and text for a good line; reason and detail for a bad one."""
+
+    id: str | None
+    text: str | None
+    reason: str  # '' for a good line, else one of REASONS
+    detail: str
+
+
+class _BadNumberError(ValueError):
+    """A JSON number that no Python float or int holds."""
+
+
+def parse_line(line: str | bytes | None, max_chars: int) -> ParsedLine:
+    """Parse one landing line (UTF-8 bytes, or already decoded); never raises."""
     try:
-        record = json.loads(line or "")
+        return _parse(line, max_chars)
+    except Exception as error:  # whatever a hostile line triggers, it is that line's problem
+        return ParsedLine(None, None, "parse_error", _detail(error))
+
+
+def _parse(line: str | bytes | None, max_chars: int) -> ParsedLine:
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return ParsedLine(None, None, "bad_encoding", _detail(error))
+    try:
+        record = _loads((line or "").removeprefix("\ufeff"))  # a UTF-8 BOM opens some files
+    except _BadNumberError as error:
+        return ParsedLine(None, None, "bad_number", _detail(error))
+    except RecursionError:
+        return ParsedLine(None, None, "too_deep", "JSON nested deeper than the parser allows")
     except ValueError as error:
-        return None, None, "bad_json", str(error)[:200]
+        return ParsedLine(None, None, "bad_json", _detail(error))
     if not isinstance(record, dict):
-        return None, None, "not_an_object", f"a JSON {type(record).__name__}, not an object"
+        detail = f"a JSON {type(record).__name__}, not an object"
+        return ParsedLine(None, None, "not_an_object", detail)
+    return _fields(record, max_chars)
+
+
+def _fields(record: dict[str, Any], max_chars: int) -> ParsedLine:
     raw_id = record.get("id")
     if raw_id is None or raw_id == "":
-        return None, None, "missing_id", "no 'id' (or it is null or empty)"
+        return ParsedLine(None, None, "missing_id", "no 'id' (or it is null or empty)")
     if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
-        return None, None, "bad_id", f"'id' is a {type(raw_id).__name__}, not a string or integer"
+        detail = f"'id' is a {type(raw_id).__name__}, not a string or integer"
+        return ParsedLine(None, None, "bad_id", detail)
     row_id, text = str(raw_id), record.get("text")
+    # Checked here, not left to Arrow: a string it cannot encode fails the whole micro-batch.
+    if not _encodable(row_id):
+        return ParsedLine(None, None, "bad_unicode", "'id' has a lone surrogate")
     if text is None:
-        return row_id, None, "missing_text", "no 'text' (or it is null)"
+        return ParsedLine(row_id, None, "missing_text", "no 'text' (or it is null)")
     if not isinstance(text, str):
-        return row_id, None, "non_string_text", f"'text' is a {type(text).__name__}"
+        return ParsedLine(row_id, None, "non_string_text", f"'text' is a {type(text).__name__}")
+    if not _encodable(text):
+        return ParsedLine(row_id, None, "bad_unicode", "'text' has a lone surrogate")
     if len(text) > max_chars:
-        return row_id, None, "oversize_text", f"{len(text)} characters, limit {max_chars}"
-    return row_id, text, "", ""
+        detail = f"{len(text)} characters, limit {max_chars}"
+        return ParsedLine(row_id, None, "oversize_text", detail)
+    return ParsedLine(row_id, text, "", "")
+
+
+def _loads(line: str) -> Any:
+    return json.loads(
+        line, parse_float=_finite_float, parse_int=_bounded_int, parse_constant=_not_a_number
+    )
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):
+        raise _BadNumberError(f"{token[:40]} overflows a float")
+    return value
+
+
+def _bounded_int(token: str) -> int:
+    try:
+        return int(token)
+    except ValueError as error:  # past Python's limit on integer digits
+        raise _BadNumberError(f"an integer of {len(token)} digits") from error
+
+
+def _not_a_number(token: str) -> float:
+    raise _BadNumberError(f"{token} is not a JSON number")
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _detail(error: BaseException) -> str:
+    return _printable(f"{type(error).__name__}: {error}"[:DETAIL_CHARS])
+
+
+def _printable(text: str) -> str:
+    """`text` with lone surrogates escaped, so Arrow can always encode it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _raw(line: str | bytes | None) -> str:
+    """What the quarantine keeps of a line: its start, decoded as far as it decodes."""
+    if isinstance(line, bytes):
+        return line[: RAW_CHARS * 4].decode("utf-8", "replace")[:RAW_CHARS]
+    return _printable((line or "")[:RAW_CHARS])
 
 
 def parse_and_score(
@@ -113,22 +218,24 @@ def parse_and_score(
 
 
 def _score_lines(batch: pd.DataFrame, model: ScoringModel, max_chars: int) -> pd.DataFrame:
-    parsed = [parse_line(line, max_chars) for line in batch["value"]]
-    good = [i for i, (_, _, reason, _) in enumerate(parsed) if not reason]
-    bad = [i for i, (_, _, reason, _) in enumerate(parsed) if reason]
+    lines = batch["value"].tolist()
+    parsed = [parse_line(line, max_chars) for line in lines]
+    good = [i for i, line in enumerate(parsed) if not line.reason]
     frames = []
     if good:
-        ids, texts = [parsed[i][0] for i in good], [parsed[i][1] for i in good]
-        frames.append(predict_frame(ids, texts, worker_repairer(model), model.version))
-        frames[-1].index = good
+        predicted, failed = _predict(parsed, good, model)
+        for i, detail in failed.items():
+            parsed[i] = ParsedLine(parsed[i].id, None, "unscorable", detail)
+        frames += [predicted] if predicted is not None else []
+    bad = [i for i, line in enumerate(parsed) if line.reason]
     if bad:
         frames.append(
             pd.DataFrame(
                 {
-                    "id": [parsed[i][0] for i in bad],
-                    "reason": [parsed[i][2] for i in bad],
-                    "detail": [parsed[i][3] for i in bad],
-                    "raw": [(batch["value"].iloc[i] or "")[:RAW_CHARS] for i in bad],
+                    "id": [parsed[i].id for i in bad],
+                    "reason": [parsed[i].reason for i in bad],
+                    "detail": [parsed[i].detail for i in bad],
+                    "raw": [_raw(lines[i]) for i in bad],
                 },
                 index=bad,
             )
@@ -142,6 +249,34 @@ def _score_lines(batch: pd.DataFrame, model: ScoringModel, max_chars: int) -> pd
         pd.Series([landed[i] for i in out.index], index=out.index, dtype=object), utc=True
     )
     return _typed(out.reindex(columns=_SCORED_SCHEMA.names))
+
+
+def _predict(
+    parsed: list[ParsedLine], good: list[int], model: ScoringModel
+) -> tuple[pd.DataFrame | None, dict[int, str]]:
+    """Prediction rows of the good lines (indexed by line number), and the lines the model
+    raised on (line number -> detail). A batch that fails is retried line by line, so a line
+    that breaks the model is quarantined instead of failing the micro-batch."""
+    repairer = worker_repairer(model)
+    try:
+        frame = predict_frame(
+            [parsed[i].id for i in good], [parsed[i].text for i in good], repairer, model.version
+        )
+    except Exception:
+        log.warning("stream: scoring %d lines failed; scoring them one by one", len(good))
+    else:
+        frame.index = good
+        return frame, {}
+    frames, failed = [], {}
+    for i in good:
+        try:
+            one = predict_frame([parsed[i].id], [parsed[i].text], repairer, model.version)
+        except Exception as error:
+            failed[i] = _detail(error)
+        else:
+            one.index = [i]
+            frames.append(one)
+    return (pd.concat(frames) if frames else None), failed
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -197,7 +332,10 @@ class ExactlyOnceSink:
             self.totals.replayed_batches_skipped += 1
             self.echo(f"stream: batch {batch_id} was already committed (replay): skipped")
             return
-        scored = batch.mapInPandas(
+        # The lines' bytes, undecoded: the file source does not check UTF-8, and a string column
+        # holding invalid UTF-8 fails the whole batch on its way to Python.
+        lines = batch.withColumn("value", F.col("value").cast("binary"))
+        scored = lines.mapInPandas(
             parse_and_score(self.model, self.config.max_text_chars), spark_schema(_SCORED_SCHEMA)
         ).withColumn("batch_id", F.lit(batch_id).cast("long"))
         scored = scored.persist()  # scored once, written to two tables
