@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PARAMS_ENV = "TEXTREPAIR_PARAMS"
@@ -90,6 +90,10 @@ class GoldConfig(_Strict):
     single_type_profiles: list[str] = Field(
         default_factory=lambda: [t.value for t in MutationType],
         description="Profiles of the single-type test sets (built from the test split).",
+    )
+    max_windows_per_source: dict[str, NonNegativeInt] = Field(
+        default_factory=dict,
+        description="Balance: windows kept per source (a seeded sample); sources not named: all.",
     )
 
     @model_validator(mode="after")

@@ -1,4 +1,5 @@
-"""The data report: counts per stage, quarantine reasons, window lengths and mutation counts.
+"""The data report: counts per stage, quarantine reasons, window lengths, mutation counts, and
+windows per source before balancing (silver) and after it (gold's main profile, and its test split).
 
 Written as `reports/data.json` (DVC metrics) and `reports/data.png` (a plot for people).
 """
@@ -45,6 +46,11 @@ def build_report(gold: dict[str, Any], lengths: dict[str, int], reports_dir: Pat
         "gold_rows_by_split": gold["rows_by_split"],
         "gold_rows_by_profile": gold["rows_by_profile"],
         "mutations_by_type": gold["mutations_by_type"],
+        "windows_by_source": {
+            "silver": gold["silver_windows_by_source"],
+            "gold": gold["gold_windows_by_source"],
+            "gold_test": gold["test_windows_by_source"],
+        },
         "clean_rows": gold["clean_rows"],
         "damaged_char_rate": gold["damaged_char_rate"],
     }
@@ -63,7 +69,7 @@ def plot_report(report: dict, path: Path) -> None:
     matplotlib.use("Agg")  # no display on servers and CI
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    fig, axes = plt.subplots(2, 3, figsize=(18, 8))
     panels = [
         (axes[0, 0], report["counts"], "Rows per stage", "steelblue"),
         (
@@ -77,10 +83,9 @@ def plot_report(report: dict, path: Path) -> None:
     ]
     for ax, data, title, colour in panels:
         ax.bar(list(data), list(data.values()), color=colour)
-        ax.set_title(title)
-        ax.tick_params(axis="x", labelrotation=45)
-        for label in ax.get_xticklabels():
-            label.set_horizontalalignment("right")
+        _finish_axes(ax, title)
+    _plot_sources(axes[0, 2], report["windows_by_source"])
+    axes[1, 2].axis("off")
     fig.suptitle(
         f"textrepair data report — damaged characters {report['damaged_char_rate']:.1%}, "
         f"{report['clean_rows']} rows left clean"
@@ -89,3 +94,22 @@ def plot_report(report: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _plot_sources(ax: Any, by_source: dict[str, dict[str, int]]) -> None:
+    """Grouped bars: windows per source in silver (before balancing) and gold (after)."""
+    sources = sorted(set(by_source["silver"]) | set(by_source["gold"]))
+    positions = range(len(sources))
+    for offset, stage, colour in ((-0.2, "silver", "grey"), (0.2, "gold", "goldenrod")):
+        counts = [by_source[stage].get(s, 0) for s in sources]
+        ax.bar([p + offset for p in positions], counts, 0.4, label=stage, color=colour)
+    ax.set_xticks(list(positions), sources)
+    ax.legend()
+    _finish_axes(ax, "Windows per source, before and after balancing")
+
+
+def _finish_axes(ax: Any, title: str) -> None:
+    ax.set_title(title)
+    ax.tick_params(axis="x", labelrotation=45)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")

@@ -117,10 +117,10 @@ def test_some_rows_are_left_clean(spark, make_settings):
 def test_gold_does_not_depend_on_partitioning(spark, settings):
     silver = spark.createDataFrame(
         [
-            (f"id{i:04d}", f"Row {i}: the quick brown fox jumps over the lazy dog.")
+            (f"id{i:04d}", f"Row {i}: the quick brown fox jumps over the lazy dog.", "landing")
             for i in range(300)
         ],
-        "window_id string, text string",
+        "window_id string, text string, source string",
     )
 
     def collected(frame):

@@ -35,7 +35,11 @@ def _tiny_params(tmp: Path, experiment: str) -> dict:
 def _write_tiny_gold(settings: Settings, windows: int) -> None:
     """Corrupt `windows` short sentences with the engine and commit them as the gold table."""
     silver = [
-        {"window_id": f"w{i:03d}", "text": " ".join(WORDS[(i + j) % len(WORDS)] for j in range(8))}
+        {
+            "window_id": f"w{i:03d}",
+            "text": " ".join(WORDS[(i + j) % len(WORDS)] for j in range(8)),
+            "source": "landing",
+        }
         for i in range(windows)
     ]
     rows = corrupt_rows(silver, settings)

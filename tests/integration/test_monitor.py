@@ -40,7 +40,11 @@ def gold(tmp_path_factory):
     settings = Settings(**params)
     rng = random.Random(0)
     silver = [
-        {"window_id": f"w{i:05d}", "text": " ".join(rng.choices(VOCABULARY, k=rng.randint(4, 20)))}
+        {
+            "window_id": f"w{i:05d}",
+            "text": " ".join(rng.choices(VOCABULARY, k=rng.randint(4, 20))),
+            "source": "landing",
+        }
         for i in range(1000)
     ]
     rows = corrupt_rows(silver, settings)

@@ -28,7 +28,8 @@ def test_copies_differ_from_gold_damage_and_from_each_other():
     settings = load_settings(PARAMS)
     rows = _rows(40)
     pairs = damaged_copies(rows, settings, copies=2)
-    gold = corrupt_rows([{"text": r["clean"], "window_id": r["id"]} for r in rows], settings)
+    silver = [{"text": r["clean"], "window_id": r["id"], "source": "kjv"} for r in rows]
+    gold = corrupt_rows(silver, settings)
     gold_damage = [g["corrupted"] for g in gold if g["profile"] == settings.gold.profile]
     first, second = [c for c, _ in pairs[0::2]], [c for c, _ in pairs[1::2]]
     assert sum(a != b for a, b in zip(first, gold_damage, strict=True)) >= 30
