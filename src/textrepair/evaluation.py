@@ -6,7 +6,9 @@ bootstrap over rows: all metrics of one system are computed on the same resample
 `cer_reduction` pairs each row's input and output errors.
 
 A system is any ``predict_fn(list[str]) -> list[str]``. It is run once per distinct input, in
-batches, on the main-profile test rows and on each single-type test set (``per_type``).
+batches, on the main-profile test rows and on each single-type test set (``per_type``). The
+main-profile rows are also reported by length (``by_length``) and by corpus source
+(``by_source``: kjv, pydoc, docstrings, landing, each one present).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +41,9 @@ LABELS = {
     "broken_rate": "broken rate",
 }
 LENGTH_EDGES = (64, 128, 192)  # bucket boundaries in UTF-8 bytes of the clean text
+UNKNOWN_SOURCE = "unknown"  # rows of a gold table written before gold carried its source
+# Columns of the by-source table, after source, system and rows.
+SOURCE_METRICS = ("cer_in", "cer_out", "cer_reduction", "exact_match", "broken_rate")
 _BOOTSTRAP_CELLS = 1_000_000  # resample weights held in memory at once (rows x resamples)
 
 
@@ -129,6 +135,45 @@ def evaluate_by_length(
         )
         for name, indices in members.items()
     }
+
+
+def source_of(row: Row) -> str:
+    return row.get("source") or UNKNOWN_SOURCE
+
+
+def evaluate_by_source(
+    rows: Sequence[Row], predictions: Sequence[str], **options: Any
+) -> dict[str, dict[str, Any]]:
+    """`evaluate_predictions` per corpus source present in `rows` (sorted by name)."""
+    members: dict[str, list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        members[source_of(row)].append(index)
+    return {
+        name: evaluate_predictions(
+            [rows[i] for i in members[name]], [predictions[i] for i in members[name]], **options
+        )
+        for name in sorted(members)
+    }
+
+
+def sample_test_rows(rows: Sequence[Row], per_set: int, split: str = "test") -> list[Row]:
+    """At most `per_set` rows of `split` per profile (0: all), shared evenly by source.
+
+    Sources take turns, each in id order, so every source present gets rows and a small one
+    (a few landing documents) is not drowned by a large one; a source with too few rows leaves
+    its share to the others. Every profile draws the same windows, since a test window has a
+    row in each profile and ids sort the same way.
+    """
+    by_profile: dict[str, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    for row in sorted((r for r in rows if r["split"] == split), key=lambda r: r["id"]):
+        by_profile[row["profile"]][source_of(row)].append(row)
+    out: list[Row] = []
+    for sources in by_profile.values():
+        queues = [sources[name] for name in sorted(sources)]
+        turns = itertools.chain.from_iterable(itertools.zip_longest(*queues))
+        taken = [row for row in turns if row is not None]
+        out += taken[:per_set] if per_set else taken
+    return sorted(out, key=lambda r: r["id"])
 
 
 def bucket_names(edges: Sequence[int]) -> list[str]:
@@ -223,6 +268,7 @@ def evaluate_system(
             for t, rows in per_type_rows.items()
         },
         "by_length": evaluate_by_length(main, predictions(main), config.length_edges, **options),
+        "by_source": evaluate_by_source(main, predictions(main), **options),
         "n_inputs": len(repaired),
         "predict_seconds": round(seconds, 3),
         "seconds_per_input": round(seconds / max(len(repaired), 1), 6),
@@ -273,8 +319,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "# Evaluation",
         "",
         f"Main-profile test rows: {first['n_rows']} ({first['n_clean_rows']} left clean on "
-        "purpose). Rates are corpus-level; brackets give bootstrap 95% confidence intervals. "
-        "`broken rate` is measured on the clean rows only.",
+        f"purpose){_sources_sentence(first)}. Rates are corpus-level; brackets give bootstrap 95% "
+        "confidence intervals. `broken rate` is measured on the clean rows only.",
         "",
         "## Overall",
         "",
@@ -309,7 +355,31 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             [name, *(_cell(r["by_length"][b]["cer_out"]) for b in buckets)] for name, r in entries
         ]
         lines += [_table(header, rows), ""]
+    lines += _source_section(entries)
     return "\n".join(lines)
+
+
+def _sources_sentence(result: Mapping[str, Any]) -> str:
+    by_source = result.get("by_source") or {}
+    if not by_source:
+        return ""
+    counts = ", ".join(f"{name} {m['n_rows']}" for name, m in sorted(by_source.items()))
+    return f", by corpus source: {counts}"
+
+
+def _source_section(entries: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """One row per (source, system): how each system does on each corpus source."""
+    sources = sorted(entries[0][1].get("by_source") or {})
+    if not sources:
+        return []
+    header = ["source", "system", "rows", *(LABELS[m] for m in SOURCE_METRICS)]
+    rows = []
+    for source in sources:
+        for name, result in entries:
+            metrics = result["by_source"][source]
+            counted = f"{metrics['n_rows']} ({metrics['n_clean_rows']} clean)"
+            rows.append([source, name, counted, *(_cell(metrics[m]) for m in SOURCE_METRICS)])
+    return ["## By corpus source (main-profile test rows)", "", _table(header, rows), ""]
 
 
 # --- plots ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from textrepair.evaluation import (
     plot_training_curves,
     predict_unique,
     render_markdown,
+    sample_test_rows,
     wer,
     write_report,
 )
@@ -305,3 +306,64 @@ def test_plots_are_written(report, tmp_path):
     curves = plot_training_curves(history, tmp_path / "curves.png")
     assert curves.read_bytes().startswith(b"\x89PNG")
     assert plot_training_curves([], tmp_path / "empty.png").stat().st_size > 0
+
+
+# --- by corpus source ----------------------------------------------------------------------------
+
+SOURCES = ("docstrings", "kjv", "landing")
+
+
+def with_sources(rows: list[dict]) -> list[dict]:
+    """Rows labelled by source from their window number: 1 in 10 is landing, then alternate."""
+
+    def source(row_id: str) -> str:
+        k = int(row_id.split("-")[0][1:])
+        return "landing" if k % 10 == 3 else SOURCES[k % 2]
+
+    return [{**row, "source": source(row["id"])} for row in rows]
+
+
+def test_evaluation_by_source_has_one_row_per_source_and_the_rows_add_up(gold):
+    rows = with_sources(gold)
+    baselines = {"identity": identity}
+    report = build_report(oracle(rows), rows, FAST, baselines=baselines)
+    for result in (report["model"], report["baselines"]["identity"]):
+        by_source = result["by_source"]
+        assert list(by_source) == sorted(SOURCES)
+        assert sum(m["n_rows"] for m in by_source.values()) == result["n_rows"]
+        assert sum(m["n_clean_rows"] for m in by_source.values()) == result["n_clean_rows"]
+        for metrics in by_source.values():
+            assert set(METRICS) <= set(metrics)
+            assert metrics["cer_in"]["ci"] is not None
+    assert report["model"]["by_source"]["kjv"]["cer_out"]["value"] == 0.0
+    text = render_markdown(report)
+    assert "## By corpus source (main-profile test rows)" in text
+    assert "by corpus source: docstrings" in text
+    for source in SOURCES:
+        for system in ("model", "identity"):
+            assert (
+                sum(line.startswith(f"| {source} | {system} |") for line in text.splitlines()) == 1
+            )
+
+
+def test_rows_without_a_source_are_one_unknown_group(gold):
+    result = evaluate_system("identity", identity, gold, FAST)
+    assert list(result["by_source"]) == ["unknown"]
+    assert result["by_source"]["unknown"]["n_rows"] == result["n_rows"]
+
+
+def test_sampling_gives_every_source_rows_and_the_same_windows_per_profile(gold):
+    rows = with_sources(gold)
+    sampled = sample_test_rows(rows, per_set=12)
+    main = [r for r in sampled if r["profile"] == "default"]
+    assert len(main) == 12
+    counts = {s: sum(r["source"] == s for r in main) for s in SOURCES}
+    assert counts == {"docstrings": 4, "kjv": 4, "landing": 4}
+    windows = {r["id"] for r in main}
+    for profile in TYPES:
+        assert {r["id"].split("-")[0] for r in sampled if r["profile"] == profile} == windows
+    few = sample_test_rows(rows, per_set=30)  # landing has only 4: the others share the rest
+    counts = {s: sum(r["source"] == s and r["profile"] == "default" for r in few) for s in SOURCES}
+    assert counts == {"docstrings": 13, "kjv": 13, "landing": 4}
+    assert len(sample_test_rows(rows, per_set=0)) == len(rows)
+    assert sample_test_rows(rows, per_set=12) == sampled  # deterministic

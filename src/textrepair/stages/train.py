@@ -53,7 +53,7 @@ def gold_rows(settings: Settings, splits: tuple[str, ...]) -> list[dict[str, Any
     """Gold rows of the given splits, ordered by id (deterministic), read without Spark."""
     table = tables.read_arrow(
         settings.lake_path("gold"),
-        columns=["id", "clean", "corrupted", "mutations", "profile", "split"],
+        columns=["id", "clean", "corrupted", "mutations", "profile", "split", "source"],
         storage_options=settings.storage.storage_options,
     )
     rows = [row for row in table.to_pylist() if row["split"] in splits]
@@ -90,18 +90,10 @@ def damaged_copies(
 
 
 def evaluation_rows(rows: list[dict[str, Any]], per_set: int) -> list[dict[str, Any]]:
-    """Test rows, at most `per_set` of each profile (first by id), to bound evaluation time."""
-    kept: dict[str, int] = {}
-    out = []
-    for row in rows:
-        if row["split"] != "test":
-            continue
-        seen = kept.get(row["profile"], 0)
-        if per_set and seen >= per_set:
-            continue
-        kept[row["profile"]] = seen + 1
-        out.append(row)
-    return out
+    """Test rows, at most `per_set` of each profile shared by source, to bound evaluation time."""
+    from textrepair.evaluation import sample_test_rows
+
+    return [dict(row) for row in sample_test_rows(rows, per_set)]
 
 
 def evaluate_repairer(
