@@ -107,7 +107,7 @@ PROMPT = "Repair: {corrupted}\nFixed: "
 # Aliases of causal bases fetched offline from PyPI (see model/bases.py).
 SMOLLM2 = "smollm2"  # SmolLM2-135M-Instruct, the default
 GEMMA3 = "gemma3-270m"  # Gemma 3 270M
-Family = Literal["byt5", "causal_lora"]
+Family = Literal["byt5", "causal_lora", "edit"]
 Size = Literal["tiny", "small", "base"]
 InferenceDtype = Literal["float32", "bfloat16", "auto"]
 
@@ -121,10 +121,45 @@ class LoraSettings(_Strict):
     )
 
 
+class EditSettings(_Strict):
+    """The `edit` family: a character encoder that tags damage and fills masks (model/edit.py)."""
+
+    max_gap: int = Field(
+        10, ge=1, le=64, description="Longest deletion the gap head can restore (profiles' cap)."
+    )
+    fill_rounds: int = Field(
+        2, ge=1, description="Mask-filling rounds: each fills the most confident share first."
+    )
+    refine_rounds: int = Field(
+        0, ge=0, description="Re-tag the repaired window this many more times while it changes."
+    )
+    profile_mix: dict[str, float] = Field(
+        default_factory=lambda: {
+            "default": 4.0,
+            "light": 1.5,
+            "heavy": 1.5,
+            "deletion": 0.6,
+            "substitution": 0.6,
+            "insertion": 0.6,
+            "duplication": 0.6,
+            "reversal": 0.6,
+        },
+        description="Relative weights of the mutation profiles drawn for training windows.",
+    )
+    extra_mask_rate: float = Field(
+        0.1, ge=0, lt=1, description="Extra share of characters masked for the fill head."
+    )
+    loss_weights: dict[str, float] = Field(
+        default_factory=lambda: {"action": 1.0, "gap": 1.0, "fill": 1.0},
+        description="Weights of the action, gap and fill losses.",
+    )
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing of all heads.")
+
+
 class ModelConfig(_Strict):
     """Which model to build, and the decoding knobs saved with it."""
 
-    family: Family = Field("byt5", description="byt5 or causal_lora.")
+    family: Family = Field("byt5", description="byt5, causal_lora or edit.")
     size: Size = Field("small", description="tiny (tests), small or base.")
     init_from: str | None = Field(
         None,
@@ -134,6 +169,7 @@ class ModelConfig(_Strict):
     )
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout of a byte-T5 built from scratch.")
     lora: LoraSettings = LoraSettings()
+    edit: EditSettings = EditSettings()
     prompt: str = Field(PROMPT, description="causal_lora prompt; must contain {corrupted}.")
     max_new_tokens_ratio: float = Field(
         1.5, gt=0, description="Output budget per input token (plus 8): bounds runaway output."
@@ -240,6 +276,14 @@ class CausalLoraSpace(_Strict):
     lora_r: list[int] = Field(default_factory=lambda: [4, 8, 16], min_length=1)
 
 
+class EditSpace(_Strict):
+    """What an edit trial samples."""
+
+    learning_rate: _Range = _Range(low=3e-4, high=3e-3)
+    batch_size: list[int] = Field(default_factory=lambda: [16, 32], min_length=1)
+    dropout: _Range = _Range(low=0.0, high=0.15)
+
+
 class TuneConfig(_Strict):
     """Tuning knobs (future params.yaml section `tune`)."""
 
@@ -252,11 +296,13 @@ class TuneConfig(_Strict):
     )
     byt5: Byt5Space = Byt5Space()
     causal_lora: CausalLoraSpace = CausalLoraSpace()
+    edit: EditSpace = EditSpace()
 
     @model_validator(mode="after")
     def _positive_learning_rates(self) -> TuneConfig:
         # Learning rates are sampled on a log scale: zero is not allowed.
-        if min(self.byt5.learning_rate.low, self.causal_lora.learning_rate.low) <= 0:
+        lows = (self.byt5.learning_rate.low, self.causal_lora.learning_rate.low)
+        if min(*lows, self.edit.learning_rate.low) <= 0:
             raise ValueError("learning_rate ranges must be above 0 (log-uniform)")
         return self
 

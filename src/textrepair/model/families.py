@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -60,11 +61,25 @@ class LoadedModel(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------------- build
-def build_model(config: ModelConfig) -> tuple[Any, Any]:
-    """A fresh (model, tokenizer) for `config`; seed torch before calling for reproducible init."""
+def build_model(config: ModelConfig, vocab_texts: Iterable[str] = ()) -> tuple[Any, Any]:
+    """A fresh (model, tokenizer) for `config`; seed torch before calling for reproducible init.
+
+    The edit family's tokenizer is a character vocabulary: the characters of `vocab_texts` (its
+    training windows) plus the noise alphabet.
+    """
+    if config.family == "edit":
+        return _build_edit(config, vocab_texts)
     if config.family == "byt5":
         return _build_byt5(config)
     return _build_causal(config)
+
+
+def _build_edit(config: ModelConfig, vocab_texts: Iterable[str]) -> tuple[Any, Any]:
+    from textrepair.model.edit import CharVocab, build_encoder
+
+    vocab = CharVocab.from_texts(vocab_texts)
+    model = build_encoder(len(vocab), config.size, config.edit.max_gap, config.dropout)
+    return model, vocab
 
 
 def byt5_config(size: Size, dropout: float = 0.1) -> Any:
@@ -280,6 +295,12 @@ def save_model(
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     weights, base = "full", None
+    if config.family == "edit":
+        from textrepair.model.edit import save_weights
+
+        save_weights(model, tokenizer, path)
+        _write_manifest(path, config, weights, base, model)
+        return path
     if config.family == "causal_lora" and hasattr(model, "merge_and_unload"):
         base = config.base_model()
         if merged or base is None:
@@ -288,6 +309,13 @@ def save_model(
             weights = "adapter"
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
+    _write_manifest(path, config, weights, base, model)
+    return path
+
+
+def _write_manifest(
+    path: Path, config: ModelConfig, weights: str, base: str | None, model: Any
+) -> None:
     manifest = {
         "format": 1,
         "family": config.family,
@@ -298,7 +326,6 @@ def save_model(
         "config": config.model_dump(mode="json"),
     }
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return path
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
@@ -322,6 +349,8 @@ def load_model(path: str | Path) -> LoadedModel:
     path = Path(path)
     manifest = read_manifest(path)
     config = ModelConfig.model_validate(manifest["config"])
+    if config.family == "edit":
+        return _load_edit(path, config)
     weights = "adapter_model" if manifest["weights"] == "adapter" else "model"
     _require_safetensors(path, weights)
     tokenizer = _load_tokenizer(path, manifest)
@@ -334,6 +363,17 @@ def load_model(path: str | Path) -> LoadedModel:
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return LoadedModel(model.eval().to(inference_dtype(config.dtype)), tokenizer, config)
+
+
+def _load_edit(path: Path, config: ModelConfig) -> LoadedModel:
+    from textrepair.model.edit import load_weights
+
+    _require_safetensors(path, "model")
+    try:
+        model, vocab = load_weights(path, config.size, config.edit.max_gap)
+    except Exception as exc:  # a missing vocab, bad JSON, corrupt or mismatched tensors
+        raise ModelLoadError(f"cannot load the edit model in {path}: {exc}") from exc
+    return LoadedModel(model.to(inference_dtype(config.dtype)), vocab, config)
 
 
 def merge_adapter(path: str | Path) -> None:

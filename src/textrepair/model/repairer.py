@@ -175,8 +175,10 @@ class Repairer:
         prompt: str = PROMPT,
         guard_span_chars: int = 5,
         guard_join_chars: int = 2,
+        fill_rounds: int = 2,
+        refine_rounds: int = 0,
     ) -> None:
-        if family not in ("byt5", "causal_lora"):
+        if family not in ("byt5", "causal_lora", "edit"):
             raise ValueError(f"unknown model family {family!r}")
         self.model, self.tokenizer, self.family = model, tokenizer, family
         self.max_window_bytes = max_window_bytes
@@ -189,6 +191,13 @@ class Repairer:
         self.guard_span_chars, self.guard_join_chars = guard_span_chars, guard_join_chars
         if family == "causal_lora":
             tokenizer.padding_side = "left"  # generation continues from the right edge
+        if family == "edit":
+            from textrepair.model.edit import EditDecoder
+
+            self._edit_decoder = EditDecoder(model, tokenizer, fill_rounds, refine_rounds)
+            # The edit model's changes are local by construction (one tag per character): the
+            # guard against long generative rewrites would only undo real long duplications.
+            self.guard_span_chars = 0
         self.device = getattr(model, "device", torch.device("cpu"))
         # Counters: windows decoded, degenerate ones replaced, long changes undone, tokens
         # generated; copy-aware byte-T5 also counts decoder passes and drafted/accepted tokens.
@@ -199,6 +208,8 @@ class Repairer:
         """A Repairer over a model directory written by `families.save_model`."""
         model, tokenizer, config = load_model(path)
         defaults = dict(
+            fill_rounds=config.edit.fill_rounds,
+            refine_rounds=config.edit.refine_rounds,
             max_new_tokens_ratio=config.max_new_tokens_ratio,
             draft_tokens=config.draft_tokens,
             prompt=config.prompt,
@@ -240,6 +251,8 @@ class Repairer:
 
     @torch.no_grad()
     def _generate(self, windows: list[str]) -> list[str | None]:
+        if self.family == "edit":
+            return list(self._edit_decoder.repair(windows))
         if self.family == "byt5":
             return self._generate_byt5(windows)
         return self._generate_causal(windows)

@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textrepair import tables
-from textrepair.config import Settings
+from textrepair.config import ModelConfig, Settings, TrainConfig
 from textrepair.reports import REPORTS_DIR
+
+if TYPE_CHECKING:
+    from textrepair.model.train import TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -196,17 +200,10 @@ def run_train(settings: Settings, *, resume: bool = False, from_scratch: bool = 
     import mlflow
 
     from textrepair.evaluation import plot_training_curves
-    from textrepair.model.train import train
     from textrepair.tracking import configure_mlflow, data_version, git_commit
 
     rows = gold_rows(settings, ("train", "validation"))
     profile = settings.gold.profile
-    if settings.train.damaged_copies:
-        gold_train = profile_rows(rows, "train", profile)
-        train_pairs = damaged_copies(gold_train, settings, settings.train.damaged_copies)
-    else:
-        train_pairs = training_pairs(rows, "train", profile)
-    validation_pairs = training_pairs(rows, "validation", profile)
     output_dir = Path(settings.train_output_dir)
     configure_mlflow(settings.mlflow)
     model_config, train_config = settings.model, settings.train
@@ -221,15 +218,17 @@ def run_train(settings: Settings, *, resume: bool = False, from_scratch: bool = 
         )
         mlflow.log_params(_flat("model", model_config.model_dump(mode="json")))
         mlflow.log_params(_flat("train", train_config.model_dump(mode="json")))
-        mlflow.log_params({"data.train_rows": len(train_pairs), "data.profile": profile})
-        result = train(
+        train_rows = len(profile_rows(rows, "train", profile))
+        mlflow.log_params({"data.train_rows": train_rows, "data.profile": profile})
+        result = fit(
+            settings,
             model_config,
             train_config,
-            train_pairs,
-            validation_pairs,
+            rows,
             output_dir,
             resume=resume,
             report_to=["mlflow"],
+            on_metrics=lambda metrics, step: mlflow.log_metrics(metrics, step=step),
         )
         mlflow.log_metrics(
             {"train_seconds": result.train_seconds, "train_steps": float(result.steps)}
@@ -244,6 +243,73 @@ def run_train(settings: Settings, *, resume: bool = False, from_scratch: bool = 
     )
     trained.save(output_dir)
     return trained
+
+
+def fit(
+    settings: Settings,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    rows: list[dict[str, Any]],
+    output_dir: Path,
+    *,
+    resume: bool = False,
+    report_to: Sequence[str] = (),
+    on_metrics: Callable[[dict[str, float], int], None] | None = None,
+) -> TrainResult:
+    """Train one model of any family on gold/train, validating on gold/validation.
+
+    The generative families train on (corrupted, clean) pairs with the Trainer (`report_to`
+    logs their curves); the edit family draws fresh damage of the clean train windows and
+    reports through `on_metrics`.
+    """
+    from textrepair.model.train import train
+
+    profile = settings.gold.profile
+    if model_config.family == "edit":
+        return _fit_edit(settings, model_config, train_config, rows, output_dir, resume, on_metrics)
+    if train_config.damaged_copies:
+        gold_train = profile_rows(rows, "train", profile)
+        train_pairs = damaged_copies(gold_train, settings, train_config.damaged_copies)
+    else:
+        train_pairs = training_pairs(rows, "train", profile)
+    validation_pairs = training_pairs(rows, "validation", profile)
+    return train(
+        model_config,
+        train_config,
+        train_pairs,
+        validation_pairs,
+        output_dir,
+        resume=resume,
+        report_to=report_to,
+    )
+
+
+def _fit_edit(
+    settings: Settings,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    rows: list[dict[str, Any]],
+    output_dir: Path,
+    resume: bool,
+    on_metrics: Callable[[dict[str, float], int], None] | None,
+) -> TrainResult:
+    from textrepair.model.edit_train import train_edit_model, validation_examples
+    from textrepair.mutations import Mutator
+
+    profile = settings.gold.profile
+    clean_windows = [r["clean"] for r in profile_rows(rows, "train", profile)]
+    profiles = {name: Mutator(spec) for name, spec in settings.mutation_profiles.items()}
+    return train_edit_model(
+        model_config,
+        train_config,
+        clean_windows,
+        validation_examples(profile_rows(rows, "validation", profile)),
+        profiles,
+        settings.gold.clean_fraction,
+        output_dir,
+        resume=resume,
+        on_metrics=on_metrics or (lambda metrics, step: None),
+    )
 
 
 def adopt_release(settings: Settings, release: Path) -> TrainRun:

@@ -53,6 +53,16 @@ def sample_params(
     trial: optuna.Trial, model_config: ModelConfig, tune: TuneConfig
 ) -> dict[str, Any]:
     """Draw one trial's parameters for the configured model family."""
+    if model_config.family == "edit":
+        space = tune.edit
+        lr = trial.suggest_float(
+            "learning_rate", space.learning_rate.low, space.learning_rate.high, log=True
+        )
+        return {
+            "learning_rate": lr,
+            "batch_size": trial.suggest_categorical("batch_size", space.batch_size),
+            "dropout": trial.suggest_float("dropout", space.dropout.low, space.dropout.high),
+        }
     if model_config.family == "causal_lora":
         space = tune.causal_lora
         lr = trial.suggest_float(
@@ -102,12 +112,12 @@ def run_tune(settings: Settings, tune: TuneConfig, reports_dir: Path = REPORTS_D
     import mlflow
     import optuna
 
-    from textrepair.stages.train import _flat, gold_rows, training_pairs
+    from textrepair.stages.train import _flat, gold_rows, profile_rows
     from textrepair.tracking import configure_mlflow, data_version, git_commit
 
     rows = gold_rows(settings, ("train", "validation"))
     profile = settings.gold.profile
-    pairs = training_pairs(rows, "train", profile), training_pairs(rows, "validation", profile)
+    train_rows = len(profile_rows(rows, "train", profile))
     configure_mlflow(settings.mlflow)
     records: list[TrialRecord] = []
     sampler = optuna.samplers.TPESampler(
@@ -125,9 +135,10 @@ def run_tune(settings: Settings, tune: TuneConfig, reports_dir: Path = REPORTS_D
             }
         )
         mlflow.log_params(_flat("tune", tune.model_dump(mode="json")))
-        mlflow.log_params({"data.train_rows": len(pairs[0]), "data.profile": profile})
+        mlflow.log_params({"data.train_rows": train_rows, "data.profile": profile})
         study.optimize(
-            lambda trial: _objective(trial, settings, tune, pairs, records), tune.n_trials
+            lambda trial: _objective(trial, settings, tune, rows, train_rows, records),
+            tune.n_trials,
         )
         result = _result(study, parent.info.run_id, settings.model.family, records)
         mlflow.log_params({f"best.{k}": v for k, v in result.best_params.items()})
@@ -143,16 +154,17 @@ def _objective(
     trial: optuna.Trial,
     settings: Settings,
     tune: TuneConfig,
-    pairs: tuple[list[tuple[str, str]], list[tuple[str, str]]],
+    rows: list[dict[str, Any]],
+    train_rows: int,
     records: list[TrialRecord],
 ) -> float:
     import mlflow
     import optuna
 
-    from textrepair.model.train import train
+    from textrepair.stages.train import fit
 
     params = sample_params(trial, settings.model, tune)
-    model_config, train_config = trial_configs(settings, tune, params, len(pairs[0]))
+    model_config, train_config = trial_configs(settings, tune, params, train_rows)
     with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True) as run:
         record = TrialRecord(trial.number, run.info.run_id, params, None, "running")
         records.append(record)
@@ -161,7 +173,7 @@ def _objective(
         mlflow.log_metric("trial_number", trial.number)
         with tempfile.TemporaryDirectory(prefix=TRIAL_DIR_PREFIX) as output_dir:
             # report_to=(): the HF MLflow callback would open its own run and break the nesting.
-            result = train(model_config, train_config, *pairs, Path(output_dir), report_to=())
+            result = fit(settings, model_config, train_config, rows, Path(output_dir))
         _log_history(result.log_history)
         mlflow.log_metrics({"train_steps": result.steps, "train_seconds": result.train_seconds})
         mlflow.set_tag("stopped_by", result.stopped_by)

@@ -1,0 +1,232 @@
+"""The edit family: exact labels, two-pass inference, save/load, and learning a damage pattern."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from textrepair.config import ModelConfig, MutationSpec, TrainConfig, load_settings
+from textrepair.model.edit import (
+    DROP,
+    KEEP,
+    REPLACED,
+    REVERSED,
+    CharVocab,
+    EditDecoder,
+    apply_tags,
+    build_encoder,
+    fill_masks,
+    labels_from_mutations,
+    repeat_features,
+)
+from textrepair.model.edit_train import (
+    DamageSampler,
+    EditExample,
+    character_error_rate,
+    make_batch,
+    train_edit_model,
+)
+from textrepair.model.families import ModelLoadError, build_model, load_model, save_model
+from textrepair.model.repairer import Repairer
+from textrepair.mutations import Mutation, Mutator
+
+TYPES = ("deletion", "substitution", "insertion", "duplication", "reversal")
+TEXT = st.text(alphabet=st.sampled_from("abcdefgh XYZ,.éß漢😀"), min_size=1, max_size=60)
+
+
+def _profiles() -> dict[str, Mutator]:
+    return {name: Mutator(spec) for name, spec in load_settings().mutation_profiles.items()}
+
+
+def _restored(corrupted: str, events: list[Mutation]) -> str:
+    labels = labels_from_mutations(corrupted, events)
+    return fill_masks(apply_tags(corrupted, labels.actions, labels.gaps), labels.fills)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=TEXT, profile=st.sampled_from(sorted(_profiles())), seed=st.integers(0, 2**32))
+def test_true_labels_and_fills_restore_the_clean_text(text, profile, seed):
+    corrupted, events = _profiles()[profile].mutate(text, random.Random(seed))
+    assert _restored(corrupted, events) == text
+
+
+@pytest.mark.parametrize(
+    ("clean", "event"),
+    [
+        ("abcdef", Mutation("deletion", 0, 2, "ab", "")),  # at the start
+        ("abcdef", Mutation("deletion", 4, 2, "ef", "")),  # at the end
+        ("abcdef", Mutation("insertion", 6, 0, "", "xy")),  # appended
+        ("a", Mutation("substitution", 0, 1, "a", "Q")),  # a one-character window
+        ("a", Mutation("duplication", 0, 1, "a", "aa")),
+        ("ünï", Mutation("reversal", 0, 3, "ünï", "ïnü")),  # non-ASCII
+    ],
+)
+def test_edge_cases_restore(clean, event):
+    corrupted = clean[: event.start] + event.replacement + clean[event.start + event.length :]
+    assert _restored(corrupted, [event]) == clean
+
+
+def test_labels_name_each_damage_kind():
+    # "the cat" with an insertion and a duplication.
+    events = [Mutation("insertion", 1, 0, "", "#"), Mutation("duplication", 3, 2, " c", " c c")]
+    labels = labels_from_mutations("t#he c cat", events)
+    assert labels.actions == [KEEP, DROP, KEEP, KEEP, KEEP, KEEP, DROP, DROP, KEEP, KEEP]
+    labels = labels_from_mutations("tah", [Mutation("reversal", 1, 2, "ha", "ah")])
+    assert labels.actions == [KEEP, REVERSED, REVERSED]
+    labels = labels_from_mutations("tXe", [Mutation("substitution", 1, 1, "h", "X")])
+    assert labels.actions == [KEEP, REPLACED, KEEP] and labels.fills == "h"
+    labels = labels_from_mutations("te", [Mutation("deletion", 1, 1, "h", "")])
+    assert labels.gaps == [0, 1, 0] and labels.fills == "h"
+
+
+def test_repeat_features_mark_a_tandem_copy():
+    vocab = CharVocab("abcxyz")
+    ids = torch.tensor([vocab.encode("xabcabcy")])
+    features = repeat_features(ids, ids != 0)
+    assert features[0, 4, 2] == 1  # "abc" at 4 repeats "abc" at 1 (k = 3)
+    assert features[0, 1, 2] == 0
+    inside = features[0, :, 8 + 2].tolist()  # inside a second copy of length 3
+    assert inside == [0, 0, 0, 0, 1, 1, 1, 0]
+
+
+# ----------------------------------------------------------------------------- tiny models
+def _tiny(texts: list[str], seed: int = 0) -> tuple[ModelConfig, torch.nn.Module, CharVocab]:
+    config = ModelConfig(family="edit", size="tiny", dropout=0.0)
+    torch.manual_seed(seed)
+    model, vocab = build_model(config, texts)
+    return config, model.eval(), vocab
+
+
+def _keep_everything(model: torch.nn.Module) -> None:
+    with torch.no_grad():
+        for head in (model.action_head, model.gap_head):
+            head.weight.zero_()
+            head.bias.fill_(-10.0)
+            head.bias[0] = 10.0  # keep, and a gap of 0
+
+
+def test_two_pass_repair_keeps_text_when_tags_say_keep():
+    texts = ["the quick brown fox", "jumps over the lazy dog"]
+    _, model, vocab = _tiny(texts)
+    _keep_everything(model)
+    decoder = EditDecoder(model, vocab)
+    windows = [*texts, "unknown ✓ char"]
+    assert decoder.repair(windows) == windows
+
+
+def test_tagging_and_filling_shapes():
+    _, model, vocab = _tiny(["abc"])
+    decoder = EditDecoder(model, vocab, fill_rounds=3)
+    slots = decoder.tag(["abc", "a"])
+    assert len(slots) == 2
+    filled = decoder.fill([["a", None, None, "c"], ["x"]])
+    assert [len(f) for f in filled] == [4, 1] and filled[0][0] == "a" and filled[1] == "x"
+
+
+def test_repairer_loses_no_characters_at_window_joins(tmp_path):
+    config, model, vocab = _tiny(["abc"])
+    _keep_everything(model)
+    path = save_model(model, vocab, config, tmp_path / "edit")
+    text = " ".join(f"word{i}." for i in range(200)) + "\n\n  second   line\t"
+    repairer = Repairer.load(path, max_window_bytes=32)
+    result = repairer.repair([text])[0]
+    assert result.text == text and not result.changed
+
+
+def test_save_load_round_trip(tmp_path):
+    config, model, vocab = _tiny(["some text", "ünïcode"], seed=3)
+    path = save_model(model, vocab, config, tmp_path / "edit")
+    manifest = json.loads((path / "textrepair_model.json").read_text())
+    assert manifest["family"] == "edit" and manifest["weights"] == "full"
+    loaded = load_model(path)
+    assert loaded.tokenizer.chars == vocab.chars
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, loaded.model.state_dict()[name].float()), name
+    windows = ["some txet", "ünïcooode"]
+    assert EditDecoder(loaded.model, loaded.tokenizer).repair(windows) == EditDecoder(
+        model, vocab
+    ).repair(windows)
+
+
+@pytest.mark.parametrize("broken", ["missing_weights", "corrupt_weights", "missing_vocab"])
+def test_broken_model_directory_gives_a_clear_error(tmp_path, broken):
+    config, model, vocab = _tiny(["abc"])
+    path = save_model(model, vocab, config, tmp_path / "edit")
+    if broken == "missing_weights":
+        (path / "model.safetensors").unlink()
+    elif broken == "corrupt_weights":
+        (path / "model.safetensors").write_bytes(b"not safetensors")
+    else:
+        (path / "vocab.json").unlink()
+    with pytest.raises(ModelLoadError, match=str(path.name)):
+        load_model(path)
+
+
+def test_sampler_is_seeded_by_step():
+    profiles = _profiles()
+    windows = [f"window number {i} of the corpus" for i in range(50)]
+    sampler = DamageSampler(windows, profiles, {"default": 1.0, "heavy": 1.0}, 0.1, seed=7)
+    first, _ = sampler.examples(5, 8)
+    again, _ = sampler.examples(5, 8)
+    other, _ = sampler.examples(6, 8)
+    assert [e.corrupted for e in first] == [e.corrupted for e in again]
+    assert [e.corrupted for e in first] != [e.corrupted for e in other]
+    with pytest.raises(ValueError, match="unknown profiles"):
+        DamageSampler(windows, profiles, {"nope": 1.0}, 0.1, seed=7)
+
+
+def test_batch_targets_line_up():
+    vocab = CharVocab("abcdefgh ")
+    example = EditExample("abxcdd e", "abcd e", [])
+    example.events.extend(
+        [Mutation("insertion", 2, 0, "", "x"), Mutation("duplication", 3, 1, "d", "dd")]
+    )
+    batch = make_batch([example], vocab.encode, 4, random.Random(0), extra_mask_rate=0.0)
+    assert batch.tag_ids.shape == (1, 9) and batch.actions[0, 0] == -100
+    assert batch.actions[0, 1:].tolist() == [KEEP, KEEP, DROP, KEEP, KEEP, DROP, KEEP, KEEP]
+    assert (batch.fill_targets != -100).sum() == 0  # nothing was lost, nothing to fill
+
+
+def test_a_tiny_model_learns_to_undo_one_damage_pattern(tmp_path):
+    """Trained for a few seconds on duplications only, it removes most of them."""
+    torch.set_num_threads(1)
+    rng = random.Random(0)
+    words = ["alpha", "beta", "gamma", "delta", "river", "stone", "light", "north"]
+    windows = [" ".join(rng.choice(words) for _ in range(6)) for _ in range(200)]
+    duplication = {"duplication": MutationSpec(rate=4.0, mean_length=2.5, max_length=6)}
+    profiles = {"duplication": Mutator(duplication)}
+    sampler = DamageSampler(windows, profiles, {"duplication": 1.0}, 0.0, seed=1)
+    held_out, _ = sampler.examples(10_000, 40)
+    config = ModelConfig(
+        family="edit",
+        size="tiny",
+        dropout=0.0,
+        edit={"max_gap": 6, "profile_mix": {"duplication": 1.0}},
+    )
+    train_config = TrainConfig(
+        max_minutes=2,
+        max_steps=300,
+        batch_size=16,
+        learning_rate=1e-2,
+        eval_steps=300,
+        eval_rows=40,
+        seed=0,
+        threads=1,
+    )
+    result = train_edit_model(config, train_config, windows, held_out, profiles, 0.0, tmp_path)
+    repairer = Repairer.load(result.model_dir)
+    repaired = [r.text for r in repairer.repair([e.corrupted for e in held_out])]
+    before = character_error_rate([e.corrupted for e in held_out], [e.clean for e in held_out])
+    after = character_error_rate(repaired, [e.clean for e in held_out])
+    assert before > 0.05
+    assert after < 0.5 * before, (before, after)
+
+
+def test_build_encoder_sizes():
+    small = build_encoder(100, "small", 10, 0.1)
+    assert 4_000_000 < sum(p.numel() for p in small.parameters()) < 7_000_000
