@@ -5,7 +5,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 # DVC stages call `textrepair`: put the venv first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint format bench bench-batch bench-latency venv serve bench-serve
+.PHONY: run test test-slow lint format bench bench-batch bench-latency venv serve bench-serve
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -32,6 +32,11 @@ test: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+## The slow tests only, including the soak tests the default run leaves out (e.g. 50 fresh
+## processes that read a Delta table must all exit 0: the exit-abort check of issue 20).
+test-slow: venv
+	$(BIN)/python -m pytest -m slow
 
 lint:
 	$(BIN)/ruff check src tests benchmarks

@@ -86,9 +86,10 @@ ReportsOption = Annotated[
 
 
 def _spark(settings: Settings):
-    from textrepair.spark import get_spark
+    """The command's Spark session as a context manager: stopped when the command ends."""
+    from textrepair.spark import spark_session
 
-    return get_spark(settings.spark)
+    return spark_session(settings.spark)
 
 
 @app.command()
@@ -101,8 +102,8 @@ def ingest(
     from textrepair.stages.ingest import run_ingest
 
     settings = _settings(params)
-    with _status("ingest: reading corpus files into bronze"):
-        result = run_ingest(settings, _spark(settings))
+    with _status("ingest: reading corpus files into bronze"), _spark(settings) as spark:
+        result = run_ingest(settings, spark)
     write_metrics("ingest", result.to_dict(), reports_dir)
     typer.echo(
         f"bronze: {result.bronze_documents} documents "
@@ -121,8 +122,8 @@ def clean(
     from textrepair.stages.clean import run_clean
 
     settings = _settings(params)
-    with _status("clean: building silver and quarantine"):
-        result = run_clean(settings, _spark(settings))
+    with _status("clean: building silver and quarantine"), _spark(settings) as spark:
+        result = run_clean(settings, spark)
     write_metrics("clean", result.to_dict(), reports_dir)
     typer.echo(
         f"silver: {result.silver_rows} windows; quarantined {result.documents_quarantined} "
@@ -143,14 +144,14 @@ def corrupt(
     from textrepair.stages.corrupt import run_corrupt
 
     settings = _settings(params)
-    spark = _spark(settings)
-    with _status("corrupt: building gold"):
-        result = run_corrupt(settings, spark)
-    write_metrics("gold", result.to_dict(), reports_dir)
-    silver = tables.read_table(
-        spark, settings.lake_path("silver"), storage_options=settings.storage.storage_options
-    )
-    report = build_report(result.to_dict(), length_histogram(silver), reports_dir)
+    with _spark(settings) as spark:
+        with _status("corrupt: building gold"):
+            result = run_corrupt(settings, spark)
+        write_metrics("gold", result.to_dict(), reports_dir)
+        silver = tables.read_table(
+            spark, settings.lake_path("silver"), storage_options=settings.storage.storage_options
+        )
+        report = build_report(result.to_dict(), length_histogram(silver), reports_dir)
     json_path, png_path = write_report(report, reports_dir)
     typer.echo(
         f"gold: {result.gold_rows} rows {result.rows_by_split}; "
@@ -164,9 +165,11 @@ def data(
     reports_dir: ReportsOption = Path("reports"),
 ) -> None:
     """Run ingest, clean and corrupt in one process (dvc repro runs them as separate stages)."""
-    ingest(params, reports_dir)
-    clean(params, reports_dir)
-    corrupt(params, reports_dir)
+    # One session for the three stages: each sees it running and leaves it to this block.
+    with _spark(_settings(params)):
+        ingest(params, reports_dir)
+        clean(params, reports_dir)
+        corrupt(params, reports_dir)
 
 
 @app.command()
@@ -743,9 +746,11 @@ def batch(
         settings = settings.model_copy(update={"batch": settings.batch.model_copy(update=columns)})
     target = table_uri(settings, output or settings.batch.output)
     scoring_model = _scoring_model(settings, model)
-    spark = _spark(settings)
     try:
-        with _status(f"batch: scoring {input_} with {scoring_model.version}"):
+        with (
+            _spark(settings) as spark,
+            _status(f"batch: scoring {input_} with {scoring_model.version}"),
+        ):
             result = run_batch(settings, spark, scoring_model, input_, target, where=where)
     except ValueError as error:
         typer.echo(f"batch: {error}", err=True)
@@ -818,15 +823,16 @@ def stream(
         f"stream: {paths.landing} -> {paths.table} with {scoring_model.version}, {mode}; "
         f"checkpoint {paths.checkpoint}, metrics {paths.metrics_file}"
     )
-    sink = run_stream(
-        _spark(settings),
-        settings,
-        scoring_model,
-        paths,
-        available_now=available_now,
-        timeout=timeout,
-        echo=typer.echo,
-    )
+    with _spark(settings) as spark:
+        sink = run_stream(
+            spark,
+            settings,
+            scoring_model,
+            paths,
+            available_now=available_now,
+            timeout=timeout,
+            echo=typer.echo,
+        )
     totals = sink.totals
     typer.echo(
         f"stream: stopped after {totals.batches} batches: {totals.predictions} predictions, "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pyarrow as pa
 from pyspark.sql import SparkSession
@@ -38,6 +40,23 @@ def get_spark(config: SparkConfig) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextmanager
+def spark_session(config: SparkConfig) -> Iterator[SparkSession]:
+    """The session of one command, stopped when the command ends, even on error.
+
+    An unstopped session leaves the JVM and Py4J threads to interpreter shutdown. A session that
+    was already running when the command began (a caller's: a test fixture, or `textrepair data`
+    running three stages in one process) is shared and left running for its owner to stop.
+    """
+    already_running = SparkSession.getActiveSession() is not None
+    spark = get_spark(config)
+    try:
+        yield spark
+    finally:
+        if not already_running:
+            spark.stop()
 
 
 def uses_delta_connector(spark: SparkSession) -> bool:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, QueryBuilder, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.exceptions import TableNotFoundError as DeltaTableNotFoundError
 from pyspark.errors import AnalysisException
@@ -50,6 +50,9 @@ _GLOB_CHARS = set("*?[]{}\\")
 _DELTA_RS_BAD_LOCAL_PATH = re.compile(r"[\[\]]|%[0-9A-Fa-f]{2}")
 # Commit races `append_once` retries before giving up (each retry re-reads the table).
 _APPEND_ONCE_ATTEMPTS = 5
+# DataFusion settings of `read_arrow`: one partition reads the files in log order, so a table
+# reads back in the same row order every time (what `to_pyarrow_table` gave).
+_QUERY_CONFIG = {"datafusion.execution.target_partitions": "1"}
 
 
 class TableNotFoundError(ValueError):
@@ -300,9 +303,29 @@ def read_arrow(
     columns: list[str] | None = None,
     storage_options: dict[str, str] | None = None,
 ) -> pa.Table:
-    """Read the table at `uri` (optionally a `version` and a subset of `columns`) into Arrow."""
+    """Read the table at `uri` (optionally a `version` and a subset of `columns`) into Arrow.
+
+    The read runs in delta-rs's own engine (DataFusion). Not `DeltaTable.to_pyarrow_table()`:
+    that scans through a Python filesystem handler, and Arrow's I/O threads that still hold a
+    Python file when the interpreter exits abort the process ("terminate called without an
+    active exception"; apache/arrow#45017, delta-rs#2184). See docs/experiments.md.
+    """
     table = _open(uri, version, storage_options)
-    return table.to_pyarrow_table(columns=columns)
+    schema = pa.schema(table.schema().to_arrow())
+    if columns is not None:
+        missing = [name for name in columns if name not in schema.names]
+        if missing:
+            raise ValueError(f"{uri!r} has no column(s) {missing}; it has {schema.names}")
+        schema = pa.schema([schema.field(name) for name in columns])
+    selection = ", ".join(_sql_identifier(name) for name in schema.names)
+    reader = QueryBuilder(_QUERY_CONFIG).register("t", table).execute(f"SELECT {selection} FROM t")
+    # DataFusion answers with view types (string_view...): give back the table's own types.
+    return pa.table(reader).cast(schema)
+
+
+def _sql_identifier(name: str) -> str:
+    """A column name quoted for DataFusion SQL (double quotes, case kept)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def delete_rows(
