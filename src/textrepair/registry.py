@@ -3,13 +3,21 @@
 `promote` marks a version `@challenger`, scores it and the current `@champion` on the same test
 set, and moves `@champion` only when the challenger's CER is lower by the configured relative
 margin and its broken rate is within the limit. Every decision and its numbers are recorded as
-version tags; the champion history lives in a registered-model tag so `rollback` can undo.
+version tags.
+
+The registry has no compare-and-swap, so every move checks what it acts on just before it acts:
+`promote` refuses when the champion changed while it scored, `rollback` when the alias is not
+where the history says. The champion history is append-only, one registered-model tag per move
+(`champion_history.<time>.<nonce>`): two processes that move the alias at once each add their own
+tag, and neither can overwrite the other's entry.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -22,7 +30,9 @@ log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+# Before the history was append-only it was one JSON list in this tag: read as its first moves.
 HISTORY_TAG = "champion_history"
+HISTORY_ENTRY_PREFIX = HISTORY_TAG + "."
 
 # Scores one model version on the shared test set: returns {"cer_out": ..., "broken_rate": ...}.
 Scorer = Callable[[str], dict[str, float]]
@@ -34,6 +44,10 @@ class RegistryError(RuntimeError):
 
 class AlreadyChampionError(RegistryError):
     """The version to promote already is the champion: nothing to decide."""
+
+
+class ChampionChangedError(RegistryError):
+    """The champion moved while a promotion scored against it: the comparison is stale."""
 
 
 @dataclass
@@ -99,6 +113,13 @@ def promote(
     challenger_scores = score(version)
     champion_scores = score(champion) if champion else None
     promoted, reason = decide(challenger_scores, champion_scores, config)
+    # Scoring takes minutes: another promote or rollback may have moved the alias meanwhile.
+    champion_now = alias_version(client, name, CHAMPION)
+    if champion_now != champion:
+        raise ChampionChangedError(
+            f"@{CHAMPION} moved from version {champion} to {champion_now} while version "
+            f"{version} was scored against it: nothing changed; run promote again"
+        )
     decision = Decision(
         challenger=version,
         champion_before=champion,
@@ -110,36 +131,55 @@ def promote(
     )
     _record(client, name, decision)
     if promoted:
-        _set_champion(client, name, version, push_history=True)
+        client.set_registered_model_alias(name, CHAMPION, version)
+        _append_history(client, name, {"action": "promote", "version": version})
     log.info("promotion of version %s: %s (%s)", version, promoted, reason)
     return decision
 
 
 def rollback(client: MlflowClient, config: RegistryConfig) -> str:
-    """Give @champion back to the previous champion; return that version."""
+    """Give @champion back to the previous champion; return that version.
+
+    Refuses when @champion is not the version the history ends with (the alias was moved by
+    hand, or by a move that is still under way): rolling back would skip a champion.
+    """
     name = config.model_name
-    history = _history(client, name)
-    if len(history) < 2:
+    champions = champion_stack(client, name)
+    current = alias_version(client, name, CHAMPION)
+    if champions and champions[-1] != current:
+        raise RegistryError(
+            f"the champion history of {name!r} ends with version {champions[-1]} but @{CHAMPION} "
+            f"is version {current}: refusing to roll back; set the alias by hand"
+        )
+    if len(champions) < 2:
         raise RegistryError(f"model {name!r} has no previous champion to roll back to")
-    retired, previous = history[-1], history[-2]
-    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[:-1]))
-    _set_champion(client, name, previous, push_history=False)
+    retired, previous = champions[-1], champions[-2]
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    _append_history(client, name, {"action": "rollback", "version": previous, "retired": retired})
     client.set_model_version_tag(name, retired, "rolled_back", "true")
     log.info("rolled back @%s from version %s to %s", CHAMPION, retired, previous)
     return previous
 
 
-def _set_champion(client: MlflowClient, name: str, version: str, *, push_history: bool) -> None:
-    client.set_registered_model_alias(name, CHAMPION, version)
-    if push_history:
-        client.set_registered_model_tag(
-            name, HISTORY_TAG, json.dumps([*_history(client, name), version])
-        )
-
-
-def _history(client: MlflowClient, name: str) -> list[str]:
+def champion_stack(client: MlflowClient, name: str) -> list[str]:
+    """The champions in order, the current one last: promotes push, rollbacks pop."""
     tags = client.get_registered_model(name).tags
-    return json.loads(tags.get(HISTORY_TAG, "[]"))
+    champions = [str(v) for v in json.loads(tags.get(HISTORY_TAG, "[]"))]
+    entries = sorted(key for key in tags if key.startswith(HISTORY_ENTRY_PREFIX))
+    for key in entries:
+        entry = json.loads(tags[key])
+        if entry["action"] == "rollback" and champions:
+            champions.pop()
+        if not champions or champions[-1] != entry["version"]:
+            champions.append(entry["version"])
+    return champions
+
+
+def _append_history(client: MlflowClient, name: str, entry: dict[str, str]) -> None:
+    # A new tag per move, never a rewrite: keys sort by time, the nonce keeps them unique.
+    key = f"{HISTORY_ENTRY_PREFIX}{time.time_ns():020d}.{uuid.uuid4().hex[:8]}"
+    entry = {**entry, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    client.set_registered_model_tag(name, key, json.dumps(entry))
 
 
 def _record(client: MlflowClient, name: str, decision: Decision) -> None:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from textrepair.dirswap import replace_dir
 from textrepair.evaluation import render_markdown
 from textrepair.model.families import MANIFEST, TOKENIZER_FILES, read_manifest, resolve_base
 
@@ -47,9 +49,27 @@ def build_release(
     `command` and the training params (`train`) of the run that produced the model.
     """
     manifest = read_manifest(model_dir)
-    partial = out_dir.with_name(f".{out_dir.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(model_dir, partial)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Built beside the release under a name of its own, then swapped in (`replace_dir`): the old
+    # release stays whole until the new one is complete, and concurrent builds do not collide.
+    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        _fill_release(partial, model_dir, manifest, report, train_info, curves)
+        return replace_dir(partial, out_dir)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _fill_release(
+    partial: Path,
+    model_dir: Path,
+    manifest: dict[str, Any],
+    report: dict[str, Any],
+    train_info: dict[str, Any],
+    curves: Path | None,
+) -> None:
+    # copytree also gives `partial` the model directory's mode (mkdtemp made it private).
+    shutil.copytree(model_dir, partial, dirs_exist_ok=True)
     if manifest["weights"] == "adapter" and manifest["base"]:
         manifest["tokenizer"] = drop_base_tokenizer(partial, Path(resolve_base(manifest["base"])))
     manifest["train_steps"] = int(train_info.get("steps", 0))
@@ -60,12 +80,7 @@ def build_release(
     (partial / CARD_FILE).write_text(model_card(manifest, report, train_info), encoding="utf-8")
     size_mb = sum(f.stat().st_size for f in partial.rglob("*") if f.is_file()) / 2**20
     if size_mb > MAX_RELEASE_MB:
-        shutil.rmtree(partial)
         raise ReleaseError(f"the release would take {size_mb:.1f} MB (limit {MAX_RELEASE_MB} MB)")
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    partial.rename(out_dir)
-    return out_dir
 
 
 def drop_base_tokenizer(model_dir: Path, base_dir: Path) -> str:

@@ -110,3 +110,66 @@ def test_decide_margin_is_relative():
     champion = {"cer_out": 0.10, "broken_rate": 0.0}
     assert decide({"cer_out": 0.098, "broken_rate": 0.0}, champion, CONFIG)[0]
     assert not decide({"cer_out": 0.0985, "broken_rate": 0.0}, champion, CONFIG)[0]
+
+
+# --------------------------------------------------------------------------- concurrent moves
+def _champion(client) -> str:
+    return str(client.get_model_version_by_alias(CONFIG.model_name, CHAMPION).version)
+
+
+def test_promote_refuses_when_the_champion_moved_while_it_scored(client):
+    _register(3)
+    scores = {v: {"cer_out": 0.3 - 0.1 * int(v), "broken_rate": 0.0} for v in ("1", "2", "3")}
+    promote(client, CONFIG, _scorer(scores), version="1")
+
+    def score_while_another_process_promotes(version):
+        if version == "1":  # the champion is scored: meanwhile @champion moves to 3
+            client.set_registered_model_alias(CONFIG.model_name, CHAMPION, "3")
+        return scores[version]
+
+    with pytest.raises(RegistryError, match="moved from version 1 to 3"):
+        promote(client, CONFIG, score_while_another_process_promotes, version="2")
+    assert _champion(client) == "3"
+    assert "promotion.decision" not in client.get_model_version(CONFIG.model_name, "2").tags
+
+
+def test_rollback_refuses_when_the_champion_is_not_the_last_history_entry(client):
+    _register(3)
+    scores = {"1": {"cer_out": 0.2, "broken_rate": 0.0}, "2": {"cer_out": 0.1, "broken_rate": 0.0}}
+    promote(client, CONFIG, _scorer(scores), version="1")
+    promote(client, CONFIG, _scorer(scores), version="2")
+    client.set_registered_model_alias(CONFIG.model_name, CHAMPION, "3")  # moved by hand
+
+    with pytest.raises(RegistryError, match="ends with version 2 but @champion is version 3"):
+        rollback(client, CONFIG)
+    assert _champion(client) == "3"
+
+
+class _RacingClient:
+    """An MlflowClient that runs `race` once, just before its first registered-model tag write."""
+
+    def __init__(self, client, race):
+        self._client, self._race = client, race
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def set_registered_model_tag(self, *args):
+        race, self._race = self._race, None
+        if race:
+            race()
+        return self._client.set_registered_model_tag(*args)
+
+
+def test_two_promotes_at_once_both_stay_in_the_history(client):
+    _register(3)
+    scores = {v: {"cer_out": 0.4 - 0.1 * int(v), "broken_rate": 0.0} for v in ("1", "2", "3")}
+    promote(client, CONFIG, _scorer(scores), version="1")
+
+    # Version 2's promotion records its move while another process promotes version 3.
+    racing = _RacingClient(client, lambda: promote(client, CONFIG, _scorer(scores), version="3"))
+    assert promote(racing, CONFIG, _scorer(scores), version="2").promoted
+
+    assert _champion(client) == "3"
+    assert rollback(client, CONFIG) == "2"
+    assert rollback(client, CONFIG) == "1"

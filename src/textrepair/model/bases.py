@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from textrepair.config import GEMMA3, SMOLLM2
+from textrepair.dirswap import replace_dir
 
 CACHE_ENV = "TEXTREPAIR_CACHE"
 # A whole GGUF file, or one numbered piece of a file split across packages.
@@ -162,9 +163,7 @@ def gguf_to_safetensors(gguf_path: str | Path, out_dir: str | Path) -> Path:
     try:
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        partial.rename(out_dir)
+        replace_dir(partial, out_dir)  # the old cache stays until the new one is in place
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return out_dir
