@@ -663,12 +663,16 @@ def serve(
     params: ParamsOption = None,
 ) -> None:
     """Serve POST /v1/repair, /healthz, /readyz, /metrics and /docs with uvicorn."""
-    from textrepair.serve.server import run_server
+    from textrepair.serve.server import AnonymousServeError, run_server
 
     settings = _settings(params)
     updates = {"host": host, "port": port, "model": model}
     config = settings.serve.model_copy(update={k: v for k, v in updates.items() if v is not None})
-    run_server(settings.model_copy(update={"serve": config}))
+    try:
+        run_server(settings.model_copy(update={"serve": config}))
+    except AnonymousServeError as error:
+        typer.echo(f"serve: {error}", err=True)
+        raise typer.Exit(2) from error
 
 
 @app.command()

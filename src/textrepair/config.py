@@ -412,6 +412,11 @@ class ServeConfig(_Strict):
     api_key_file: str | None = Field(
         None, description="Read the API key from this file if it exists (a mounted secret)."
     )
+    allow_anonymous: bool = Field(
+        False,
+        description="Serve /v1/repair without an API key on a non-loopback address; unset, "
+        "`textrepair serve` refuses to start there without serve.api_key(_file).",
+    )
     log_bodies: bool = Field(False, description="Put texts in the access log (off: lengths only).")
     reload_interval_s: float = Field(
         0, ge=0, description="Poll the registry alias this often and reload on change; 0: never."
