@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PARAMS_ENV = "TEXTREPAIR_PARAMS"
@@ -91,15 +91,18 @@ class GoldConfig(_Strict):
         default_factory=lambda: [t.value for t in MutationType],
         description="Profiles of the single-type test sets (built from the test split).",
     )
-    max_windows_per_source: dict[str, NonNegativeInt] = Field(
+    max_windows_per_source: dict[str, int] = Field(
         default_factory=dict,
         description="Balance: windows kept per source (a seeded sample); sources not named: all.",
     )
 
     @model_validator(mode="after")
-    def _fractions_leave_training_data(self) -> GoldConfig:
+    def _fractions_and_caps_are_valid(self) -> GoldConfig:
         if self.validation_fraction + self.test_fraction >= 1:
             raise ValueError("validation_fraction + test_fraction must be below 1")
+        negative = {k: v for k, v in self.max_windows_per_source.items() if v < 0}
+        if negative:
+            raise ValueError(f"max_windows_per_source must not be negative: {negative}")
         return self
 
 
