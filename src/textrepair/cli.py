@@ -452,6 +452,10 @@ def evaluate(
         bool,
         typer.Option("--trained", help="Evaluate the last trained model and log to its run."),
     ] = False,
+    compare: Annotated[
+        list[Path] | None,
+        typer.Option(help="Another model directory scored on the same rows (repeatable)."),
+    ] = None,
     params: ParamsOption = None,
     reports_dir: ReportsOption = Path("reports"),
 ) -> None:
@@ -464,12 +468,13 @@ def evaluate(
     )
 
     settings = _settings(params)
+    compare = compare or []
     if trained:
-        report = run_evaluate_trained(settings, reports_dir)
+        report = run_evaluate_trained(settings, reports_dir, compare)
     else:
         repairer = _load_repairer(settings, model)
         rows = evaluation_rows(gold_rows(settings, ("test",)), settings.evaluate.max_rows_per_set)
-        report = evaluate_repairer(settings, repairer, rows, reports_dir)
+        report = evaluate_repairer(settings, repairer, rows, reports_dir, compare)
     _print_evaluation(report)
     typer.echo(f"wrote {reports_dir / 'evaluation.json'} and {reports_dir / 'evaluation.md'}")
 

@@ -136,6 +136,16 @@ class EditSettings(_Strict):
     refine_rounds: int = Field(
         0, ge=0, description="Re-tag the repaired window this many more times while it changes."
     )
+    keep_threshold: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A character is changed when P(keep) falls below this: higher finds more "
+        "damage and breaks more clean text (tuned on gold/validation).",
+    )
+    gap_threshold: float = Field(
+        0.5, gt=0, le=1, description="A deletion gap is filled when P(no gap) falls below this."
+    )
     profile_mix: dict[str, float] = Field(
         default_factory=lambda: {
             "default": 4.0,

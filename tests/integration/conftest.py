@@ -100,6 +100,22 @@ def copy_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def edit_model_dir(tmp_path_factory, damaged_texts) -> Path:
+    """A tiny random edit-family model: deterministic tags and fills that change some texts."""
+    import torch
+
+    from textrepair.model.families import ModelConfig, build_model, save_model
+
+    config = ModelConfig(family="edit", size="tiny", dropout=0.0)
+    torch.manual_seed(2)
+    model, vocab = build_model(config, damaged_texts)
+    with torch.no_grad():  # sharper random tags, few gaps: some characters change
+        model.action_head.weight.mul_(30)
+        model.gap_head.bias[0] += 10
+    return save_model(model, vocab, config, tmp_path_factory.mktemp("models") / "edit")
+
+
+@pytest.fixture(scope="session")
 def damaged_texts() -> list[str]:
     """24 short sentences, three in four damaged by substitutions; deterministic."""
     import random

@@ -101,16 +101,18 @@ LEGS: dict[str, Callable[[Context, Rows], dict[str, str]]] = {
 }
 
 
+@pytest.mark.parametrize("family_model", ["copy_model_dir", "edit_model_dir"])
 def test_every_scoring_path_repairs_identically(
-    spark, tmp_path, tiny_params, copy_model_dir, damaged_texts, one_torch_thread
+    spark, tmp_path, tiny_params, family_model, request, damaged_texts, one_torch_thread
 ):
+    model_dir = request.getfixturevalue(family_model)
     params = tiny_params(tmp_path, "parity")
     params["stream"].update(max_files_per_trigger=2)
     context = Context(
         spark,
         Settings(**params),
-        copy_model_dir,
-        resolve_model(str(copy_model_dir), batch_size=1),
+        model_dir,
+        resolve_model(str(model_dir), batch_size=1),
         tmp_path,
     )
     rows = [(f"p{i:02d}", text) for i, text in enumerate(damaged_texts)]

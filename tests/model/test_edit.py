@@ -18,6 +18,7 @@ from textrepair.model.edit import (
     REVERSED,
     CharVocab,
     EditDecoder,
+    EditDecoding,
     apply_tags,
     build_encoder,
     fill_masks,
@@ -121,7 +122,7 @@ def test_two_pass_repair_keeps_text_when_tags_say_keep():
 
 def test_tagging_and_filling_shapes():
     _, model, vocab = _tiny(["abc"])
-    decoder = EditDecoder(model, vocab, fill_rounds=3)
+    decoder = EditDecoder(model, vocab, EditDecoding(fill_rounds=3))
     slots = decoder.tag(["abc", "a"])
     assert len(slots) == 2
     filled = decoder.fill([["a", None, None, "c"], ["x"]])
@@ -230,3 +231,44 @@ def test_a_tiny_model_learns_to_undo_one_damage_pattern(tmp_path):
 def test_build_encoder_sizes():
     small = build_encoder(100, "small", 10, 0.1)
     assert 4_000_000 < sum(p.numel() for p in small.parameters()) < 7_000_000
+
+
+def test_resume_continues_exactly(tmp_path):
+    """Ten steps, a checkpoint, ten more on --resume: the same weights as twenty in one go."""
+    from textrepair.model.edit_train import EditTrainSetup, train_edit
+
+    torch.set_num_threads(1)
+    windows = [f"line {i}: the quick brown fox jumps over the lazy dog" for i in range(30)]
+    sampler = DamageSampler(windows, _profiles(), {"default": 1.0}, 0.1, seed=3)
+    validation, _ = sampler.examples(999, 8)
+
+    def run(folder: str, steps: int, resume: bool) -> torch.nn.Module:
+        _, model, vocab = _tiny(windows, seed=4)
+        setup = EditTrainSetup(
+            sampler=sampler,
+            validation=validation,
+            encode=vocab.encode,
+            max_gap=10,
+            batch_size=4,
+            learning_rate=3e-3,
+            warmup_steps=2,
+            schedule_steps=20,
+            weight_decay=0.01,
+            max_minutes=5,
+            max_steps=steps,
+            eval_steps=10,
+            patience=5,
+            loss_weights={},
+            label_smoothing=0.0,
+            extra_mask_rate=0.1,
+            bfloat16=False,
+        )
+        decoder = EditDecoder(model, vocab)
+        train_edit(model.train(), decoder, setup, tmp_path / folder, resume=resume)
+        return model
+
+    straight = run("straight", 20, resume=False)
+    run("split", 10, resume=False)
+    resumed = run("split", 20, resume=True)
+    for name, tensor in straight.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name

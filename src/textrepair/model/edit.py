@@ -23,6 +23,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -237,20 +238,33 @@ def bos(ids: Sequence[int]) -> list[int]:
 
 
 # ----------------------------------------------------------------------------------- inference
+@dataclass(frozen=True)
+class EditDecoding:
+    """Inference knobs (`model.edit` settings): see `config.EditSettings`."""
+
+    fill_rounds: int = 2
+    refine_rounds: int = 0
+    keep_threshold: float = 0.5
+    gap_threshold: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> EditDecoding:
+        return cls(**{f: getattr(settings, f) for f in cls.__dataclass_fields__})
+
+
 @dataclass
 class EditDecoder:
     """Two-pass inference over a batch of windows with an `EditEncoder` and its vocabulary."""
 
     model: EditEncoder
     vocab: CharVocab
-    fill_rounds: int = 2
-    refine_rounds: int = 0
+    decoding: EditDecoding = EditDecoding()
 
     @torch.no_grad()
     def repair(self, windows: Sequence[str]) -> list[str]:
         out = list(windows)
         todo = list(range(len(windows)))
-        for _ in range(1 + self.refine_rounds):
+        for _ in range(1 + self.decoding.refine_rounds):
             if not todo:
                 break
             repaired = self._repair_once([out[i] for i in todo])
@@ -269,8 +283,8 @@ class EditDecoder:
         """Pass 1: the tagged text of each window (None marks a slot to fill)."""
         ids = pad_rows([bos(self.vocab.encode(w)) for w in windows])
         hidden = self.model(ids)
-        actions = self.model.action_head(hidden[:, 1:]).argmax(-1).tolist()
-        gaps = self.model.gap_head(hidden).argmax(-1).tolist()
+        actions = _thresholded(self.model.action_head(hidden[:, 1:]), self.decoding.keep_threshold)
+        gaps = _thresholded(self.model.gap_head(hidden), self.decoding.gap_threshold)
         tagged = []
         for window, row_actions, row_gaps in zip(windows, actions, gaps, strict=True):
             n = len(window)
@@ -282,7 +296,7 @@ class EditDecoder:
         """Pass 2: fill mask slots, the most confident first, over `fill_rounds` rounds."""
         slots = [list(s) for s in slots]
         pending = [i for i, s in enumerate(slots) if None in s]
-        for round_left in range(self.fill_rounds, 0, -1):
+        for round_left in range(self.decoding.fill_rounds, 0, -1):
             if not pending:
                 break
             ids = pad_rows([bos(self._ids(slots[i])) for i in pending])
@@ -303,6 +317,14 @@ class EditDecoder:
 
     def _ids(self, slots: Sequence[str | None]) -> list[int]:
         return [MASK if c is None else self.vocab.ids.get(c, UNK) for c in slots]
+
+
+def _thresholded(logits: torch.Tensor, threshold: float) -> list[list[int]]:
+    """Class 0 (keep, or a gap of 0) unless its probability falls below `threshold`; then the
+    likeliest other class. A threshold above 0.5 trades precision for recall of damage."""
+    probabilities = logits.float().softmax(-1)
+    others = probabilities[..., 1:].argmax(-1) + 1
+    return torch.where(probabilities[..., 0] >= threshold, 0, others).tolist()
 
 
 def _most_confident(masks: list[int], confidence: torch.Tensor, count: int) -> list[int]:

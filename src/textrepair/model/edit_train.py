@@ -13,6 +13,7 @@ two-pass repair on a fixed sample, which picks the best checkpoint.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -28,8 +29,10 @@ from rapidfuzz.distance import Levenshtein
 
 from textrepair.config import ModelConfig, TrainConfig
 from textrepair.model.edit import (
+    ACTIONS,
     MASK,
     EditDecoder,
+    EditDecoding,
     EditEncoder,
     apply_tags,
     bos,
@@ -42,6 +45,8 @@ from textrepair.mutations import Mutation, Mutator, damage_or_keep
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
+VALIDATION_FILE = "validation.json"  # the saved model's scores on gold/validation
+CALIBRATION_FILE = "calibration.json"  # decoding settings tried on gold/validation
 LENGTH_BUCKET = 16  # characters
 IGNORE = -100
 
@@ -128,17 +133,26 @@ def batch_loss(
     model: EditEncoder, batch: EditBatch, weights: Mapping[str, float], smoothing: float = 0.0
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Weighted sum of the action, gap and fill cross-entropies; parts returned for logging."""
-    hidden = model(batch.tag_ids)
-    action_logits = model.action_head(hidden)
-    gap_logits = model.gap_head(hidden)
-    fill_logits = model.char_head(model(batch.fill_ids))
-    parts = {
-        "action": _ce(action_logits, batch.actions, smoothing),
-        "gap": _ce(gap_logits, batch.gaps, smoothing),
-        "fill": _ce(fill_logits, batch.fill_targets, smoothing),
-    }
+    parts = head_losses(head_logits(model, batch), batch, smoothing)
     total = sum(weights.get(name, 1.0) * value for name, value in parts.items())
     return total, {name: float(value.detach()) for name, value in parts.items()}
+
+
+def head_logits(model: EditEncoder, batch: EditBatch) -> dict[str, torch.Tensor]:
+    """Logits of the three heads: actions and gaps on pass 1, characters on pass 2."""
+    hidden = model(batch.tag_ids)
+    return {
+        "action": model.action_head(hidden),
+        "gap": model.gap_head(hidden),
+        "fill": model.char_head(model(batch.fill_ids)),
+    }
+
+
+def head_losses(
+    logits: Mapping[str, torch.Tensor], batch: EditBatch, smoothing: float = 0.0
+) -> dict[str, torch.Tensor]:
+    targets = {"action": batch.actions, "gap": batch.gaps, "fill": batch.fill_targets}
+    return {name: _ce(logits[name], targets[name], smoothing) for name in targets}
 
 
 def _ce(logits: torch.Tensor, targets: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -198,11 +212,53 @@ def character_error_rate(predictions: Sequence[str], references: Sequence[str]) 
 
 
 @dataclass
+class TagCounts:
+    """Counts behind tag precision/recall per action and gap-length accuracy."""
+
+    actions: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {a: {"tp": 0, "fp": 0, "fn": 0} for a in ACTIONS}
+    )
+    gaps: dict[str, int] = field(
+        default_factory=lambda: {"tp": 0, "fp": 0, "fn": 0, "exact_length": 0}
+    )
+
+    def add(self, logits: Mapping[str, torch.Tensor], batch: EditBatch) -> None:
+        actions, truth = logits["action"].argmax(-1), batch.actions
+        for index, name in enumerate(ACTIONS):
+            predicted, true = (actions == index) & (truth != IGNORE), truth == index
+            self._count(self.actions[name], predicted, true)
+        gaps, true_gaps = logits["gap"].argmax(-1), batch.gaps
+        predicted, true = (gaps > 0) & (true_gaps != IGNORE), true_gaps > 0
+        self._count(self.gaps, predicted, true)
+        self.gaps["exact_length"] += int((true & (gaps == true_gaps)).sum())
+
+    @staticmethod
+    def _count(counts: dict[str, int], predicted: torch.Tensor, true: torch.Tensor) -> None:
+        counts["tp"] += int((predicted & true).sum())
+        counts["fp"] += int((predicted & ~true).sum())
+        counts["fn"] += int((~predicted & true).sum())
+
+    def metrics(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, counts in [*self.actions.items(), ("gap", self.gaps)]:
+            out[f"{name}_precision"] = _ratio(counts["tp"], counts["tp"] + counts["fp"])
+            out[f"{name}_recall"] = _ratio(counts["tp"], counts["tp"] + counts["fn"])
+        true_gaps = self.gaps["tp"] + self.gaps["fn"]
+        out["gap_length_accuracy"] = _ratio(self.gaps["exact_length"], true_gaps)
+        return out
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+@dataclass
 class ValidationResult:
     loss: float
     parts: dict[str, float]
     cer_in: float
     cer_out: float
+    tagging: dict[str, float] = field(default_factory=dict)
 
     @property
     def cer_reduction(self) -> float:
@@ -215,6 +271,7 @@ class ValidationResult:
             "eval_cer_in": self.cer_in,
             "eval_cer_out": self.cer_out,
             "eval_cer_reduction": self.cer_reduction,
+            **{f"eval_tag_{k}": v for k, v in self.tagging.items() if not math.isnan(v)},
         }
 
 
@@ -227,20 +284,24 @@ def validate(
     max_gap: int,
     batch_size: int,
 ) -> ValidationResult:
-    """Tag losses on the records (no extra masks) and the CER of two-pass repair."""
+    """Losses and tag precision/recall on the records (no extra masks), and the CER of
+    two-pass repair."""
+    was_training = model.training
     model.eval()
     rng = random.Random(0)
     totals: dict[str, float] = {}
+    counts = TagCounts()
     predictions: list[str] = []
     ordered = sorted(examples, key=lambda e: len(e.corrupted))
     for first in range(0, len(ordered), batch_size):
         chunk = ordered[first : first + batch_size]
         batch = make_batch(chunk, encode, max_gap, rng, extra_mask_rate=0.0)
-        _, parts = batch_loss(model, batch, {})
-        for name, value in parts.items():
-            totals[name] = totals.get(name, 0.0) + value * len(chunk)
+        logits = head_logits(model, batch)
+        counts.add(logits, batch)
+        for name, value in head_losses(logits, batch).items():
+            totals[name] = totals.get(name, 0.0) + float(value) * len(chunk)
         predictions += decoder.repair([e.corrupted for e in chunk])
-    model.train()
+    model.train(was_training)
     parts = {name: value / len(ordered) for name, value in totals.items()}
     references = [e.clean for e in ordered]
     return ValidationResult(
@@ -248,6 +309,7 @@ def validate(
         parts=parts,
         cer_in=character_error_rate([e.corrupted for e in ordered], references),
         cer_out=character_error_rate(predictions, references),
+        tagging=counts.metrics(),
     )
 
 
@@ -424,7 +486,7 @@ def train_edit_model(
     # The vocabulary is fixed by the training windows, so a resumed run rebuilds the same one.
     model, vocab = build_model(model_config, windows)
     settings = model_config.edit
-    decoder = EditDecoder(model, vocab, settings.fill_rounds, settings.refine_rounds)
+    decoder = EditDecoder(model, vocab, EditDecoding.from_settings(settings))
     schedule = train_config.max_steps or 10_000
     setup = EditTrainSetup(
         sampler=DamageSampler(
@@ -463,6 +525,10 @@ def train_edit_model(
     )
     if not (model_dir / "model.safetensors").is_file():  # resumed past its best: keep weights
         save_best(model)
+    calibration = calibrate_decoding(model_dir, setup.validation)
+    report = write_validation_report(model_dir, setup.validation, output_dir / VALIDATION_FILE)
+    on_metrics({f"calibrated_{k}": v for k, v in report.items()}, result.steps)
+    (output_dir / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=2) + "\n")
     log.info(
         "trained %d steps in %.0f s (%s)", result.steps, result.train_seconds, result.stopped_by
     )
@@ -483,3 +549,68 @@ def validation_examples(rows: Sequence[Mapping[str, Any]]) -> list[EditExample]:
         EditExample(r["corrupted"], r["clean"], [Mutation(**m) for m in r["mutations"] or []])
         for r in rows
     ]
+
+
+def write_validation_report(
+    model_dir: Path, examples: Sequence[EditExample], path: Path, batch_size: int = 32
+) -> dict[str, float]:
+    """Score a saved edit model on validation examples (CER, losses, tag precision/recall per
+    action, gap-length accuracy) and write the numbers as JSON."""
+    from textrepair.model.families import load_model
+
+    model, vocab, config = load_model(model_dir)
+    model = model.float()
+    decoder = EditDecoder(model, vocab, EditDecoding.from_settings(config.edit))
+    result = validate(model, decoder, examples, vocab.encode, config.edit.max_gap, batch_size)
+    metrics = {"rows": float(len(examples)), **result.metrics()}
+    path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return metrics
+
+
+# Decoding settings tried on gold/validation, one knob at a time (coordinate search).
+CALIBRATION_GRID: dict[str, tuple[float | int, ...]] = {
+    "keep_threshold": (0.5, 0.6, 0.7, 0.8, 0.9),
+    "gap_threshold": (0.5, 0.7, 0.85, 0.95),
+    "refine_rounds": (0, 1),
+}
+
+
+def calibrate_decoding(
+    model_dir: Path,
+    examples: Sequence[EditExample],
+    grid: Mapping[str, Sequence[float | int]] = CALIBRATION_GRID,
+    batch_size: int = 32,
+) -> list[dict[str, float]]:
+    """Pick the decoding knobs with the lowest validation CER and save them in the model's
+    manifest; return every setting tried with its CER (the calibration table)."""
+    import dataclasses
+
+    from textrepair.model.families import MANIFEST, load_model
+
+    model, vocab, config = load_model(model_dir)
+    best = EditDecoding.from_settings(config.edit)
+    references = [e.clean for e in examples]
+    ordered = sorted(range(len(examples)), key=lambda i: len(examples[i].corrupted))
+    tried: dict[EditDecoding, float] = {}
+
+    def cer(decoding: EditDecoding) -> float:
+        if decoding not in tried:
+            decoder = EditDecoder(model, vocab, decoding)
+            outputs = [""] * len(examples)
+            for first in range(0, len(ordered), batch_size):
+                chunk = ordered[first : first + batch_size]
+                repaired = decoder.repair([examples[i].corrupted for i in chunk])
+                for i, text in zip(chunk, repaired, strict=True):
+                    outputs[i] = text
+            tried[decoding] = character_error_rate(outputs, references)
+        return tried[decoding]
+
+    for knob, values in grid.items():
+        candidates = [dataclasses.replace(best, **{knob: value}) for value in values]
+        best = min([best, *candidates], key=cer)
+    manifest_path = model_dir / MANIFEST
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["config"]["edit"].update(dataclasses.asdict(best))
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    log.info("calibrated decoding on %d validation rows: %s", len(examples), best)
+    return [{**dataclasses.asdict(d), "cer": value} for d, value in tried.items()]

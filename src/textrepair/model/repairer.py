@@ -175,8 +175,7 @@ class Repairer:
         prompt: str = PROMPT,
         guard_span_chars: int = 5,
         guard_join_chars: int = 2,
-        fill_rounds: int = 2,
-        refine_rounds: int = 0,
+        edit_decoding: Any = None,
     ) -> None:
         if family not in ("byt5", "causal_lora", "edit"):
             raise ValueError(f"unknown model family {family!r}")
@@ -192,9 +191,9 @@ class Repairer:
         if family == "causal_lora":
             tokenizer.padding_side = "left"  # generation continues from the right edge
         if family == "edit":
-            from textrepair.model.edit import EditDecoder
+            from textrepair.model.edit import EditDecoder, EditDecoding
 
-            self._edit_decoder = EditDecoder(model, tokenizer, fill_rounds, refine_rounds)
+            self._edit_decoder = EditDecoder(model, tokenizer, edit_decoding or EditDecoding())
             # The edit model's changes are local by construction (one tag per character): the
             # guard against long generative rewrites would only undo real long duplications.
             self.guard_span_chars = 0
@@ -207,9 +206,10 @@ class Repairer:
     def load(cls, path: str | Path, **options: Any) -> Repairer:
         """A Repairer over a model directory written by `families.save_model`."""
         model, tokenizer, config = load_model(path)
+        from textrepair.model.edit import EditDecoding
+
         defaults = dict(
-            fill_rounds=config.edit.fill_rounds,
-            refine_rounds=config.edit.refine_rounds,
+            edit_decoding=EditDecoding.from_settings(config.edit),
             max_new_tokens_ratio=config.max_new_tokens_ratio,
             draft_tokens=config.draft_tokens,
             prompt=config.prompt,

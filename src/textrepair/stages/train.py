@@ -101,12 +101,29 @@ def evaluation_rows(rows: list[dict[str, Any]], per_set: int) -> list[dict[str, 
 
 
 def evaluate_repairer(
-    settings: Settings, repairer: Any, rows: list[dict[str, Any]], reports_dir: Path
+    settings: Settings,
+    repairer: Any,
+    rows: list[dict[str, Any]],
+    reports_dir: Path,
+    compare: Sequence[Path] = (),
 ) -> dict[str, Any]:
-    """Evaluate a Repairer and the baselines on `rows`; write the report and the CER plot."""
-    from textrepair.evaluation import build_report, plot_cer_by_type, write_report
+    """Evaluate a Repairer and the baselines on `rows`; write the report and the CER plot.
 
-    report = build_report(_predict_fn(repairer), rows, _eval_config(settings))
+    Each model directory in `compare` is evaluated on the same rows as one more system, named
+    after its directory (e.g. the previous release beside a new model).
+    """
+    from textrepair.evaluation import (
+        build_report,
+        default_baselines,
+        plot_cer_by_type,
+        write_report,
+    )
+    from textrepair.model.repairer import Repairer
+
+    systems = dict(default_baselines())
+    for path in compare:
+        systems[Path(path).name] = _predict_fn(Repairer.load(path))
+    report = build_report(_predict_fn(repairer), rows, _eval_config(settings), systems)
     write_report(report, reports_dir)
     plot_cer_by_type(report, reports_dir / "cer_by_type.png")
     return report
@@ -356,8 +373,10 @@ def adopt_release(settings: Settings, release: Path) -> TrainRun:
     return trained
 
 
-def run_evaluate_trained(settings: Settings, reports_dir: Path = REPORTS_DIR) -> dict[str, Any]:
-    """Evaluate the last trained model and log the report to its MLflow run."""
+def run_evaluate_trained(
+    settings: Settings, reports_dir: Path = REPORTS_DIR, compare: Sequence[Path] = ()
+) -> dict[str, Any]:
+    """Evaluate the last trained model (beside `compare`) and log the report to its run."""
     import mlflow
 
     from textrepair.model.repairer import Repairer
@@ -365,7 +384,9 @@ def run_evaluate_trained(settings: Settings, reports_dir: Path = REPORTS_DIR) ->
 
     trained = TrainRun.load(Path(settings.train_output_dir))
     rows = evaluation_rows(gold_rows(settings, ("test",)), settings.evaluate.max_rows_per_set)
-    report = evaluate_repairer(settings, Repairer.load(trained.model_dir), rows, reports_dir)
+    report = evaluate_repairer(
+        settings, Repairer.load(trained.model_dir), rows, reports_dir, compare
+    )
     configure_mlflow(settings.mlflow)
     fingerprint = test_set_fingerprint(settings)
     with mlflow.start_run(run_id=trained.run_id):
