@@ -194,13 +194,19 @@ def summary(reports_dir: ReportsOption = Path("reports")) -> None:
         table.add_row(f"quarantined: {reason}", f"{value:,}")
     for split, value in report["gold_rows_by_split"].items():
         table.add_row(f"gold {split}", f"{value:,}")
+    by_source = report.get("windows_by_source", {})  # absent from reports before balancing
+    for source, value in by_source.get("gold", {}).items():
+        before = by_source["silver"].get(source, 0)
+        table.add_row(f"windows of {source}: silver -> gold", f"{before:,} -> {value:,}")
     for kind, value in report["mutations_by_type"].items():
         table.add_row(f"mutations: {kind}", f"{value:,}")
     table.add_row("damaged characters", f"{report['damaged_char_rate']:.1%}")
     Console().print(table)
     if (reports_dir / "evaluation.json").exists():
         _print_evaluation(read_metrics("evaluation", reports_dir))
-        typer.echo("Per-type and per-length results: " + str(reports_dir / "evaluation.md"))
+        typer.echo(
+            "Per-type, per-length and per-source results: " + str(reports_dir / "evaluation.md")
+        )
     typer.echo(NEXT_STEPS)
 
 
