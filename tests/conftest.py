@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -29,3 +30,20 @@ def spark() -> Iterator[SparkSession]:
     )
     yield session
     session.stop()
+
+
+@pytest.fixture
+def hanging_lake(monkeypatch) -> threading.Event:
+    """Delta appends of the prediction log wait until the returned event is set: a lake that
+    hangs. Set it to let the commits through."""
+    from textrepair import tables
+
+    release = threading.Event()
+    append = tables.append_arrow_once
+
+    def hanging(*args, **kwargs):
+        release.wait()
+        return append(*args, **kwargs)
+
+    monkeypatch.setattr(tables, "append_arrow_once", hanging)
+    return release

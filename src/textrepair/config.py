@@ -349,6 +349,16 @@ class MonitorConfig(_Strict):
     flush_seconds: float = Field(
         5.0, gt=0, description="...or when its oldest buffered row is this old."
     )
+    max_buffer_rows: int = Field(
+        10_000, ge=1, description="Rows held in memory while the lake is slow; more are spilled."
+    )
+    spill_file: str = Field(
+        "data/prediction_log.spill.jsonl",
+        description="Local file (one per server process) for rows the lake could not take; "
+        "replayed exactly once when it takes commits again.",
+    )
+    retry_min_seconds: float = Field(0.5, gt=0, description="First back-off after a failed commit.")
+    retry_max_seconds: float = Field(30.0, gt=0, description="Longest back-off (it doubles).")
     window_rows: int = Field(5000, ge=0, description="Compare the last N logged rows (0: all).")
     window_hours: float = Field(
         0, ge=0, description="Compare only rows of the last H hours (0: no time limit)."
@@ -415,20 +425,37 @@ class ServeConfig(_Strict):
     max_batch_size: int = Field(32, ge=1, description="Most texts per model call.")
     max_wait_ms: float = Field(10.0, ge=0, le=1000, description="How long a batch waits to fill.")
     max_queue: int = Field(1024, ge=1, description="Queued requests before answering 429.")
+    max_queue_chars: int = Field(
+        512_000, ge=1, description="Queued characters (all texts) before answering 429."
+    )
+    request_timeout_seconds: float = Field(
+        30.0, gt=0, description="A request unanswered by then gets 503; its queued work is dropped."
+    )
+    # One request's worst case: max_texts texts of max_chars characters (within max_body_bytes),
+    # decoded with max_beams beams, and never longer than request_timeout_seconds.
     max_texts: int = Field(64, ge=1, description="Most texts in one request.")
     max_chars: int = Field(4000, ge=1, description="Most characters in one text.")
     max_body_bytes: int = Field(1_000_000, ge=64, description="Largest request body accepted.")
     max_beams: int = Field(4, ge=1, description="Highest num_beams a request may ask for.")
     api_key: SecretStr | None = Field(
-        None, description="If set, /v1/repair needs it in the X-API-Key header; /admin always does."
+        None, description="If set, /v1/repair needs it in the X-API-Key header."
     )
     api_key_file: str | None = Field(
         None, description="Read the API key from this file if it exists (a mounted secret)."
+    )
+    admin_api_key: SecretStr | None = Field(
+        None, description="/admin/reload needs this key (X-API-Key); unset: admin is disabled."
+    )
+    admin_api_key_file: str | None = Field(
+        None, description="Read the admin key from this file if it exists (a mounted secret)."
     )
     allow_anonymous: bool = Field(
         False,
         description="Serve /v1/repair without an API key on a non-loopback address; unset, "
         "`textrepair serve` refuses to start there without serve.api_key(_file).",
+    )
+    max_request_id_chars: int = Field(
+        128, ge=8, description="A longer X-Request-ID header is cut to this length."
     )
     log_bodies: bool = Field(False, description="Put texts in the access log (off: lengths only).")
     reload_interval_s: float = Field(
@@ -442,6 +469,12 @@ class ServeConfig(_Strict):
     drift_report: str = Field(
         "reports/monitor.json", description="`textrepair monitor` report behind the drift gauges."
     )
+
+    @model_validator(mode="after")
+    def _one_request_fits_the_queue(self) -> ServeConfig:
+        if self.max_queue_chars < self.max_texts * self.max_chars:
+            raise ValueError("serve.max_queue_chars must be at least max_texts * max_chars")
+        return self
 
 
 class BatchConfig(_Strict):

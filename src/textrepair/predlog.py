@@ -7,12 +7,13 @@ Public API (everything else is private):
         log rows. `latencies_ms` is one number per input, or one number for all of them.
     append_predictions(rows, uri)
         One-shot append (batch job, each stream micro-batch). Returns the new table version.
-    writer = PredictionLogWriter(uri, flush_rows=100, flush_seconds=5.0)
+    writer = PredictionLogWriter(uri, spill_file=path, flush_rows=100, flush_seconds=5.0)
     writer = PredictionLogWriter.from_settings(settings)      # the same, from `monitor:`
-    writer.log(rows); ...; writer.close()
-        Buffered, thread-safe appender for a web server: commits every `flush_rows` rows or when
-        the oldest buffered row is `flush_seconds` old (a background thread watches the clock),
-        and on `flush()`/`close()` (also a context manager).
+    writer.log(rows); ...; writer.stats(); writer.close()
+        Thread-safe appender for a web server. `log` only buffers; a background thread commits
+        every `flush_rows` rows or when the oldest is `flush_seconds` old, and on `close()`.
+        A lake that fails or hangs never blocks `log`: failed batches and rows over the memory
+        cap go to a local spill file, replayed exactly once when the lake takes commits again.
     read_window(uri, last_rows=N, last_hours=H)
         The most recent rows, as a pandas DataFrame sorted by time (what the monitor compares).
     rows_from_predictions(table, seconds, path="batch")
@@ -33,12 +34,15 @@ import datetime as dt
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
 from textrepair import tables
+from textrepair.predlog_spill import SpilledBatch, SpillFile
 from textrepair.textfeatures import CHAR_CLASSES, char_class_shares, damage_rate
 
 if TYPE_CHECKING:
@@ -64,9 +68,14 @@ PREDICTION_LOG_SCHEMA = pa.schema(
         *[(column, pa.float64()) for column in SHARE_COLUMNS],
     ]
 )
-# A server whose log table is unreachable keeps at most this many flushes' worth of rows, then
-# drops the oldest: losing log rows is better than exhausting memory or failing requests.
-_MAX_PENDING_FLUSHES = 20
+# What PredictionLogWriter.stats() counts (rows unless said otherwise).
+WRITER_COUNTS = (
+    "committed_rows",
+    "failed_commits",
+    "spilled_rows",
+    "replayed_rows",
+    "dropped_rows",
+)
 
 
 def log_uri(settings: Settings) -> str:
@@ -155,87 +164,103 @@ def append_predictions(
 
 
 class PredictionLogWriter:
-    """Buffers log rows and appends them in batches; safe to call from many threads."""
+    """Buffers log rows and commits them on its own thread; `log` never waits for the lake.
+
+    A failed commit puts its batch in the spill file and backs off (retry_seconds doubles from
+    its first to its second value); the next commit first replays the spill file, exactly once.
+    Rows past `max_buffer_rows` (the lake is slow or down) go to the spill file at once. Rows
+    that cannot even be spilled (a full disk) are dropped and counted in `stats()`.
+    """
 
     def __init__(
         self,
         uri: str,
         *,
+        spill_file: str | Path,
         flush_rows: int = 100,
         flush_seconds: float = 5.0,
+        max_buffer_rows: int = 10_000,
+        retry_seconds: tuple[float, float] = (0.5, 30.0),
         storage_options: dict[str, str] | None = None,
     ) -> None:
-        if flush_rows < 1 or flush_seconds <= 0:
-            raise ValueError("flush_rows must be >= 1 and flush_seconds > 0")
+        if flush_rows < 1 or flush_seconds <= 0 or max_buffer_rows < flush_rows:
+            raise ValueError(
+                "need flush_rows >= 1, flush_seconds > 0, max_buffer_rows >= flush_rows"
+            )
         self.uri, self.storage_options = uri, storage_options
         self.flush_rows, self.flush_seconds = flush_rows, flush_seconds
+        self.max_buffer_rows, self.retry_seconds = max_buffer_rows, retry_seconds
+        # Names this writer's Delta application transactions: (app_id, seq) commits exactly once.
+        self.app_id = f"textrepair-prediction-log-{uuid.uuid4().hex}"
+        self._seq = 0
+        self._spill = SpillFile(spill_file)
         self._buffer: list[Mapping[str, Any]] = []
         self._oldest: float | None = None  # monotonic time the oldest buffered row arrived
-        self._lock = threading.Lock()  # guards the buffer
-        self._write_lock = threading.Lock()  # one commit at a time keeps rows in order
-        self._closed = threading.Event()
-        self._timer = threading.Thread(target=self._watch, name="prediction-log", daemon=True)
-        self._timer.start()
+        self._wake = threading.Condition()  # guards the buffer and `_closed`
+        self._closed = False
+        self._failures = 0  # consecutive failed commits or replays
+        self._retry_at = 0.0
+        self._counts = dict.fromkeys(WRITER_COUNTS, 0)
+        self._counts_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PredictionLogWriter:
-        """A writer on the configured log table with monitor.flush_rows / flush_seconds."""
+        """A writer on the configured log table, with the `monitor:` buffering settings."""
+        monitor = settings.monitor
         return cls(
             log_uri(settings),
-            flush_rows=settings.monitor.flush_rows,
-            flush_seconds=settings.monitor.flush_seconds,
+            spill_file=monitor.spill_file,
+            flush_rows=monitor.flush_rows,
+            flush_seconds=monitor.flush_seconds,
+            max_buffer_rows=monitor.max_buffer_rows,
+            retry_seconds=(monitor.retry_min_seconds, monitor.retry_max_seconds),
             storage_options=settings.storage.storage_options,
         )
 
     def log(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Buffer rows; commits in the caller's thread once `flush_rows` are waiting."""
-        if self._closed.is_set():
-            raise RuntimeError("the prediction log writer is closed")
-        with self._lock:
-            rows = list(rows)
-            if rows and self._oldest is None:
-                self._oldest = time.monotonic()
-            self._buffer.extend(rows)
-            full = len(self._buffer) >= self.flush_rows
-        if full:
-            self.flush()
-
-    def flush(self) -> int | None:
-        """Commit everything buffered now; returns the table version (None if nothing to do)."""
-        with self._write_lock:
-            with self._lock:
-                rows, self._buffer, self._oldest = self._buffer, [], None
-            if not rows:
-                return None
-            try:
-                return append_predictions(rows, self.uri, storage_options=self.storage_options)
-            except Exception:
-                # A failing log must not fail predictions: keep the rows for the next try.
-                log.exception("prediction log: cannot append %d rows to %s", len(rows), self.uri)
-                self._requeue(rows)
-                return None
-
-    def _requeue(self, rows: list[Mapping[str, Any]]) -> None:
-        with self._lock:
-            self._buffer = rows + self._buffer
-            limit = self.flush_rows * _MAX_PENDING_FLUSHES
-            if len(self._buffer) > limit:
-                log.error("prediction log: dropping %d rows", len(self._buffer) - limit)
-                self._buffer = self._buffer[-limit:]
-            self._oldest = time.monotonic()
+        """Buffer rows for the writer thread. Never commits; at most appends to the spill file
+        (when the buffer is over its cap or the writer is closed)."""
+        rows = list(rows)
+        overflow: list[Mapping[str, Any]] = []
+        with self._wake:
+            if self._closed:
+                overflow = rows  # the next start replays them
+            else:
+                if rows and self._oldest is None:
+                    self._oldest = time.monotonic()
+                self._buffer.extend(rows)
+                if len(self._buffer) > self.max_buffer_rows:
+                    overflow, self._buffer, self._oldest = self._buffer, [], None
+                elif len(self._buffer) >= self.flush_rows:
+                    self._wake.notify()
+        if overflow:
+            self._spill_rows(overflow)
 
     def pending(self) -> int:
-        """Rows buffered and not yet committed."""
-        with self._lock:
+        """Rows buffered in memory, not yet committed or spilled."""
+        with self._wake:
             return len(self._buffer)
 
-    def close(self) -> None:
-        """Stop the timer and commit what is left. Idempotent."""
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        self._timer.join()
-        self.flush()
+    def stats(self) -> dict[str, int]:
+        """Counters since start (WRITER_COUNTS) plus `buffered_rows`."""
+        with self._counts_lock:
+            counts = dict(self._counts)
+        return {**counts, "buffered_rows": self.pending()}
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Commit (or spill) what is buffered and stop the thread. Idempotent.
+
+        If a commit hangs past `timeout`, the rows still buffered are spilled and the thread is
+        left to finish (it is a daemon)."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("prediction log: a commit to %s hangs; spilling what is buffered", self.uri)
+            self._spill_rows(self._take())
 
     def __enter__(self) -> PredictionLogWriter:
         return self
@@ -243,18 +268,110 @@ class PredictionLogWriter:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _watch(self) -> None:
-        # Checks the age of the oldest row several times per period, so a quiet server still
-        # commits its last rows within about flush_seconds.
-        tick = min(self.flush_seconds / 4, 1.0)
-        while not self._closed.wait(tick):
-            with self._lock:
-                due = (
-                    self._oldest is not None
-                    and time.monotonic() - self._oldest >= self.flush_seconds
-                )
-            if due:
-                self.flush()
+    # ------------------------------------------------------------------ the writer thread
+    def _run(self) -> None:
+        while self._wait_until_due():
+            self._drain()
+        self._drain(final=True)
+
+    def _wait_until_due(self) -> bool:
+        """Sleep until there is work and no back-off pending; False once closed."""
+        tick = min(self.flush_seconds / 4, 0.25)
+        with self._wake:
+            while not self._closed:
+                if self._due():
+                    return True
+                self._wake.wait(tick)
+            return False
+
+    def _due(self) -> bool:
+        now = time.monotonic()
+        if now < self._retry_at:
+            return False
+        old = self._oldest is not None and now - self._oldest >= self.flush_seconds
+        return len(self._buffer) >= self.flush_rows or old or self._spill.has_batches()
+
+    def _drain(self, final: bool = False) -> None:
+        """Replay the spill file, then commit the buffer; on failure spill and back off."""
+        try:
+            self._replay()
+        except Exception as error:
+            self._failed("replay the spill file", error)
+            if final:  # keep everything on disk for the next start
+                self._spill_rows(self._take())
+            return
+        rows = self._take()
+        if not rows:
+            return
+        seq = self._next_seq()
+        try:
+            self._commit(rows, self.app_id, seq)
+        except Exception as error:
+            self._failed(f"append {len(rows)} rows", error)
+            # In doubt (it may have landed): replay skips it then, by its transaction.
+            self._spill_rows(rows, self.app_id, seq)
+            return
+        self._failures, self._retry_at = 0, 0.0
+        self._count("committed_rows", len(rows))
+
+    def _replay(self) -> None:
+        path = self._spill.claim()
+        if path is None:
+            return
+        batches = self._spill.read(path)
+        untried = [batch for batch in batches if batch.seq is None]
+        for batch in untried:  # numbered after every batch tried so far: replayed last
+            batch.app_id, batch.seq = self.app_id, self._next_seq()
+        if untried:
+            self._spill.rewrite(path, batches)
+        for batch in sorted(batches, key=lambda b: (b.app_id, b.seq)):
+            if self._commit(batch.rows, batch.app_id, batch.seq):
+                self._count("replayed_rows", len(batch.rows))
+        path.unlink()
+        self._failures, self._retry_at = 0, 0.0
+
+    def _commit(self, rows: Sequence[Mapping[str, Any]], app_id: str, seq: int) -> bool:
+        table = pa.Table.from_pylist(list(rows), schema=PREDICTION_LOG_SCHEMA)
+        return tables.append_arrow_once(
+            table, self.uri, app_id=app_id, txn_version=seq, storage_options=self.storage_options
+        )
+
+    def _take(self) -> list[Mapping[str, Any]]:
+        with self._wake:
+            rows, self._buffer, self._oldest = self._buffer, [], None
+        return rows
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _failed(self, action: str, error: Exception) -> None:
+        self._count("failed_commits", 1)
+        self._failures += 1
+        first, most = self.retry_seconds
+        delay = min(most, first * 2 ** (self._failures - 1))
+        self._retry_at = time.monotonic() + delay
+        log.warning(
+            "prediction log: cannot %s to %s (%s: %s); retrying in %.1f s",
+            action, self.uri, type(error).__name__, error, delay,
+        )  # fmt: skip
+
+    def _spill_rows(
+        self, rows: list[Mapping[str, Any]], app_id: str | None = None, seq: int | None = None
+    ) -> None:
+        if not rows:
+            return
+        try:
+            self._spill.append(SpilledBatch([dict(r) for r in rows], app_id, seq))
+        except OSError:
+            log.exception("prediction log: cannot spill %d rows; they are dropped", len(rows))
+            self._count("dropped_rows", len(rows))
+            return
+        self._count("spilled_rows", len(rows))
+
+    def _count(self, name: str, value: int) -> None:
+        with self._counts_lock:
+            self._counts[name] += value
 
 
 def read_window(

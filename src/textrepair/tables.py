@@ -421,7 +421,20 @@ def append_once(
             "txnVersion", txn_version
         ).save(_spark_uri(uri))
         return True
-    rows = df.toArrow()
+    return append_arrow_once(
+        df.toArrow(), uri, app_id=app_id, txn_version=txn_version, storage_options=storage_options
+    )
+
+
+def append_arrow_once(
+    rows: pa.Table,
+    uri: str,
+    *,
+    app_id: str,
+    txn_version: int,
+    storage_options: dict[str, str] | None = None,
+) -> bool:
+    """`append_once` for an Arrow table, with delta-rs (no Spark): same exactly-once rule."""
     for _ in range(_APPEND_ONCE_ATTEMPTS):
         snapshot = _snapshot_for_append(uri, rows.schema, storage_options)
         done = snapshot.transaction_version(app_id)

@@ -27,7 +27,9 @@ def serve_settings(tmp: Path, **serve) -> Settings:
         "artifact_root": str(tmp / "mlartifacts"),
         "experiment": "serve-test",
     }
-    params["serve"] = {**params.get("serve", {}), **serve}
+    # A generous deadline: a loaded test machine must not turn slow answers into 503s.
+    params["serve"] = {**params.get("serve", {}), "request_timeout_seconds": 600, **serve}
+    params["monitor"] = {**params.get("monitor", {}), "spill_file": str(tmp / "spill.jsonl")}
     return Settings(**params)
 
 

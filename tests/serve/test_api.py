@@ -18,6 +18,7 @@ from textrepair.serve.slot import ModelInfo
 
 TEXTS = ["teh lord saidd unto him", "", "hello  world\nsecond line", "and the earth"]
 KEY = "s3cret-key"
+ADMIN = "admin-key"
 
 
 @pytest.fixture
@@ -136,12 +137,26 @@ def test_api_key_is_required_when_configured(tmp_path, tiny_repairer):
         assert post(url, {"texts": ["a"]}, headers={"X-API-Key": "wrong"}).status_code == 401
         assert post(url, {"texts": ["a"]}, headers={"X-API-Key": KEY}).status_code == 200
         assert requests.get(f"{url}/healthz", timeout=10).status_code == 200  # probes need none
-        assert requests.post(f"{url}/admin/reload", timeout=10).status_code == 401
+        # The API key opens no admin door: without an admin key, admin is disabled.
+        reload = requests.post(f"{url}/admin/reload", headers={"X-API-Key": KEY}, timeout=10)
+        assert reload.status_code == 403
 
 
 def test_admin_is_disabled_without_a_key(server):
     response = requests.post(f"{server}/admin/reload", timeout=10)
     assert response.status_code == 403 and response.json()["error"]["code"] == "admin_disabled"
+
+
+def test_admin_needs_its_own_key(tmp_path, tiny_repairer, tiny_model_dir):
+    settings = serve_settings(tmp_path, model=str(tiny_model_dir), api_key=KEY, admin_api_key=ADMIN)
+    with running(create_app(settings, repairer=tiny_repairer)) as url:
+        for key in (None, KEY, "wrong"):
+            headers = {"X-API-Key": key} if key else {}
+            answer = requests.post(f"{url}/admin/reload", headers=headers, timeout=10)
+            assert answer.status_code == 401, key
+        answer = requests.post(f"{url}/admin/reload", headers={"X-API-Key": ADMIN}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert post(url, {"texts": ["a"]}, headers={"X-API-Key": ADMIN}).status_code == 401
 
 
 def test_access_log_is_json_and_leaves_text_out_unless_asked(tmp_path, tiny_repairer, caplog):
@@ -222,10 +237,10 @@ def test_the_model_is_loaded_on_a_thread_that_ends_afterwards(
         return load(*args, **kwargs)
 
     monkeypatch.setattr(slot_module, "load", recording_load)
-    settings = serve_settings(tmp_path, model=str(tiny_model_dir), api_key=KEY)
+    settings = serve_settings(tmp_path, model=str(tiny_model_dir), admin_api_key=ADMIN)
     with running(create_app(settings)) as url:
         assert wait_until(lambda: requests.get(f"{url}/readyz", timeout=10).json()["ready"])
-        answer = requests.post(f"{url}/admin/reload", headers={"X-API-Key": KEY}, timeout=60)
+        answer = requests.post(f"{url}/admin/reload", headers={"X-API-Key": ADMIN}, timeout=60)
         assert answer.status_code == 200, answer.text
         assert len(loaders) == 2 and loaders[0] is not loaders[1]
         assert wait_until(lambda: not any(thread.is_alive() for thread in loaders))
@@ -235,10 +250,10 @@ def test_a_failed_reload_keeps_the_old_model_and_says_why(tmp_path, tiny_repaire
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / MANIFEST).write_text("{not json")
-    settings = serve_settings(tmp_path, model=str(broken), api_key=KEY)
+    settings = serve_settings(tmp_path, model=str(broken), api_key=KEY, admin_api_key=ADMIN)
     info = ModelInfo("textrepair", "7", "champion", "models:/textrepair@champion")
     with running(create_app(settings, repairer=tiny_repairer, model_info=info)) as url:
-        answer = requests.post(f"{url}/admin/reload", headers={"X-API-Key": KEY}, timeout=30)
+        answer = requests.post(f"{url}/admin/reload", headers={"X-API-Key": ADMIN}, timeout=30)
         assert answer.status_code == 409
         assert answer.json()["reloaded"] is False and "unreadable" in answer.json()["error"]
         assert answer.json()["model"]["version"] == "7"
@@ -251,7 +266,7 @@ def test_a_failed_reload_keeps_the_old_model_and_says_why(tmp_path, tiny_repaire
 
 
 def test_reload_swaps_while_requests_keep_being_answered(tmp_path, tiny_model_dir, tiny_repairer):
-    settings = serve_settings(tmp_path, model=str(tiny_model_dir), api_key=KEY)
+    settings = serve_settings(tmp_path, model=str(tiny_model_dir), api_key=KEY, admin_api_key=ADMIN)
     statuses: list[int] = []
     stop = threading.Event()
     with running(create_app(settings, repairer=tiny_repairer)) as url:
@@ -265,7 +280,7 @@ def test_reload_swaps_while_requests_keep_being_answered(tmp_path, tiny_model_di
         worker = threading.Thread(target=hammer)
         worker.start()
         try:
-            answer = requests.post(f"{url}/admin/reload", headers={"X-API-Key": KEY}, timeout=60)
+            answer = requests.post(f"{url}/admin/reload", headers={"X-API-Key": ADMIN}, timeout=60)
         finally:
             stop.set()
             worker.join()

@@ -26,6 +26,7 @@ from textrepair.tracking import configure_mlflow
 
 pytestmark = pytest.mark.slow
 KEY = "process-key"
+ADMIN = "process-admin-key"
 SRC = Path(__file__).parents[2] / "src"
 
 
@@ -89,7 +90,11 @@ def _version(url: str) -> str:
 
 
 def test_serves_the_champion_and_reloads_it_by_api_and_by_polling(registry, tmp_path):
-    env = {"TEXTREPAIR_SERVE__API_KEY": KEY, "TEXTREPAIR_SERVE__RELOAD_INTERVAL_S": "0.5"}
+    env = {
+        "TEXTREPAIR_SERVE__API_KEY": KEY,
+        "TEXTREPAIR_SERVE__ADMIN_API_KEY": ADMIN,
+        "TEXTREPAIR_SERVE__RELOAD_INTERVAL_S": "0.5",
+    }
     with serve_process(tmp_path, **env) as url:
         assert _version(url) == "1"
         info = requests.get(f"{url}/readyz", timeout=5).json()["model"]
@@ -105,7 +110,7 @@ def test_serves_the_champion_and_reloads_it_by_api_and_by_polling(registry, tmp_
 
         _break_artifacts(tmp_path)
         registry.set_registered_model_alias("textrepair", "champion", "1")
-        answer = requests.post(f"{url}/admin/reload", headers={"X-API-Key": KEY}, timeout=60)
+        answer = requests.post(f"{url}/admin/reload", headers={"X-API-Key": ADMIN}, timeout=60)
         assert answer.status_code == 409, answer.text
         assert answer.json()["error"] and answer.json()["model"]["version"] == "2"
         assert _version(url) == "2"  # the old model still answers

@@ -29,7 +29,8 @@ OTHER_KEYS = [{}, {"X-API-Key": KEY}, {"X-API-Key": "bad"}]
 def test_no_generated_request_gets_a_server_error(tmp_path, tiny_model_dir, tiny_repairer):
     # Small limits keep each model call short; a real source lets /admin/reload load for real.
     config = serve_settings(
-        tmp_path, model=str(tiny_model_dir), api_key=KEY, max_texts=2, max_chars=16, max_beams=2,
+        tmp_path, model=str(tiny_model_dir), api_key=KEY, admin_api_key=KEY, max_texts=2,
+        max_chars=16, max_beams=2,
         max_body_bytes=2048, max_wait_ms=0,
     )  # fmt: skip
     statuses: Counter[int] = Counter()

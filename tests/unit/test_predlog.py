@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 
+import pyarrow as pa
 import pytest
 
 from textrepair import tables
@@ -87,45 +89,71 @@ def test_reading_a_missing_log_is_a_clear_error(tmp_path):
         read_window(str(tmp_path / "prediction_log"))
 
 
-def test_writer_commits_every_n_rows_and_on_close(tmp_path):
+def _writer(tmp_path, uri: str, **options) -> PredictionLogWriter:
+    options = {"flush_rows": 5, "flush_seconds": 60, "retry_seconds": (0.05, 0.2), **options}
+    return PredictionLogWriter(uri, spill_file=tmp_path / "spill" / "log.jsonl", **options)
+
+
+def _eventually(check, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def _logged(uri: str) -> int:
+    return len(read_window(uri)) if tables.table_exists(uri) else 0
+
+
+def test_writer_commits_every_n_rows_on_its_own_thread_and_on_close(tmp_path):
     uri = str(tmp_path / "log")
-    writer = PredictionLogWriter(uri, flush_rows=5, flush_seconds=60)
+    writer = _writer(tmp_path, uri)
     writer.log(_rows(3))
-    assert not tables.table_exists(uri) and writer.pending() == 3
-    writer.log(_rows(3))  # 6 >= 5: committed in the caller's thread
-    assert len(read_window(uri)) == 6 and writer.pending() == 0
+    assert writer.pending() == 3
+    writer.log(_rows(3))  # 6 >= 5: the writer thread commits, not the caller
+    _eventually(lambda: _logged(uri) == 6)
     writer.log(_rows(2))
     writer.close()
     assert len(read_window(uri)) == 8
-    with pytest.raises(RuntimeError, match="closed"):
-        writer.log(_rows(1))
+    writer.log(_rows(1))  # after close: kept in the spill file for the next start, no error
+    assert writer.stats()["spilled_rows"] == 1
+    with _writer(tmp_path, uri):
+        pass
+    assert len(read_window(uri)) == 9
 
 
 def test_writer_from_settings_uses_the_monitor_section(tmp_path):
     from textrepair.config import MonitorConfig, Settings, StorageConfig
 
+    monitor = MonitorConfig(
+        log_table="plog",
+        flush_rows=7,
+        flush_seconds=3.0,
+        max_buffer_rows=70,
+        spill_file=str(tmp_path / "spill.jsonl"),
+        retry_min_seconds=0.1,
+        retry_max_seconds=2,
+    )
     settings = Settings.model_construct(
-        storage=StorageConfig(root=str(tmp_path / "lake")),
-        monitor=MonitorConfig(log_table="plog", flush_rows=7, flush_seconds=3.0),
+        storage=StorageConfig(root=str(tmp_path / "lake")), monitor=monitor
     )
     with PredictionLogWriter.from_settings(settings) as writer:
         assert writer.uri == str(tmp_path / "lake" / "plog")
-        assert (writer.flush_rows, writer.flush_seconds) == (7, 3.0)
+        assert (writer.flush_rows, writer.flush_seconds, writer.max_buffer_rows) == (7, 3.0, 70)
+        assert writer.retry_seconds == (0.1, 2)
 
 
 def test_writer_commits_old_rows_after_flush_seconds(tmp_path):
     uri = str(tmp_path / "log")
-    with PredictionLogWriter(uri, flush_rows=1000, flush_seconds=0.2) as writer:
+    with _writer(tmp_path, uri, flush_rows=1000, flush_seconds=0.2) as writer:
         writer.log(_rows(2))
-        deadline = time.monotonic() + 10
-        while not tables.table_exists(uri) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(read_window(uri)) == 2 and writer.pending() == 0
+        _eventually(lambda: _logged(uri) == 2)
+        assert writer.pending() == 0
 
 
 def test_writer_is_thread_safe(tmp_path):
     uri = str(tmp_path / "log")
-    with PredictionLogWriter(uri, flush_rows=25, flush_seconds=0.1) as writer:
+    with _writer(tmp_path, uri, flush_rows=25, flush_seconds=0.1) as writer:
 
         def serve(worker: int) -> None:
             for _ in range(10):
@@ -139,13 +167,62 @@ def test_writer_is_thread_safe(tmp_path):
     assert len(read_window(uri)) == 6 * 10 * 4
 
 
-def test_a_failing_table_keeps_the_rows_for_the_next_flush(tmp_path, caplog):
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("a file where the table's folder should be")
-    writer = PredictionLogWriter(str(blocker / "log"), flush_rows=100, flush_seconds=60)
-    writer.log(_rows(3))
-    assert writer.flush() is None
-    assert writer.pending() == 3 and "cannot append 3 rows" in caplog.text
-    writer.uri = str(tmp_path / "log")  # the storage is back
+def test_a_failing_lake_spills_and_replays_every_row_exactly_once(tmp_path, caplog):
+    lake = tmp_path / "lake"
+    lake.write_text("a file where the lake's folder should be")  # unwritable, even for root
+    uri = str(lake / "log")
+    writer = _writer(tmp_path, uri)
+    for _ in range(4):
+        writer.log(_rows(5))
+    _eventually(lambda: writer.stats()["spilled_rows"] == 20)
+    stats = writer.stats()
+    assert stats["failed_commits"] >= 1 and stats["committed_rows"] == 0
+    assert re.search(r"cannot append \d+ rows", caplog.text)
+    lake.unlink()  # the lake is back
+    writer.log(_rows(5))
+    _eventually(lambda: _logged(uri) == 25)
     writer.close()
-    assert len(read_window(str(tmp_path / "log"))) == 3
+    assert len(read_window(uri)) == 25 and writer.stats()["replayed_rows"] == 20
+    assert writer.stats()["dropped_rows"] == 0
+    assert not list((tmp_path / "spill").iterdir())
+
+
+def test_a_hanging_lake_never_blocks_log_and_extra_rows_spill(tmp_path, hanging_lake):
+    uri = str(tmp_path / "log")
+    writer = _writer(tmp_path, uri, max_buffer_rows=10)
+    writer.log(_rows(5))  # taken by the writer thread, whose commit hangs
+    _eventually(lambda: writer.pending() == 0)
+    started = time.monotonic()
+    for _ in range(10):
+        writer.log(_rows(5))
+    assert time.monotonic() - started < 5  # no call waited for the hung commit
+    assert writer.stats()["spilled_rows"] >= 40  # past the 10-row cap: on disk, not in memory
+    hanging_lake.set()
+    writer.close()
+    assert len(read_window(uri)) == 55
+
+
+def test_rows_that_cannot_be_spilled_are_counted_as_dropped(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("no folder here")
+    writer = PredictionLogWriter(
+        str(blocker / "log"), spill_file=blocker / "spill.jsonl", flush_rows=5, flush_seconds=60
+    )
+    writer.log(_rows(5))
+    _eventually(lambda: writer.stats()["dropped_rows"] == 5)
+    writer.close(timeout=5)
+
+
+def test_a_batch_that_landed_before_a_crash_is_not_replayed_twice(tmp_path):
+    from textrepair.predlog_spill import SpilledBatch, SpillFile
+
+    uri = str(tmp_path / "log")
+    landed, untried = _rows(3), _rows(4)
+    table = pa.Table.from_pylist(landed, schema=PREDICTION_LOG_SCHEMA)
+    tables.append_arrow_once(table, uri, app_id="old-process", txn_version=7)
+    spill = SpillFile(tmp_path / "spill" / "log.jsonl")
+    spill.append(SpilledBatch(landed, "old-process", 7))  # its commit landed, then a crash
+    spill.append(SpilledBatch(untried))
+    with _writer(tmp_path, uri) as writer:
+        _eventually(lambda: not spill.has_batches())
+    assert len(read_window(uri)) == 7 and writer.stats()["replayed_rows"] == 4

@@ -5,6 +5,11 @@ arrival for more (or until `max_batch_size` texts are there), and runs the batch
 thread, because `Repairer` is not thread-safe. While the model runs, new requests pile up, so
 the next batch is larger: batches grow with concurrency on their own. Requests with different
 decoding options never share a model call.
+
+Admission is bounded twice: by requests and by characters waiting or running (a few huge
+requests fill the model as surely as many small ones). A request whose caller stopped waiting
+(its deadline passed, or the client went away: the future is cancelled) or whose deadline has
+passed is dropped when its batch is formed, before the model sees it.
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ RunBatch = Callable[[list[str], Mapping[str, Any]], tuple[list[Any], Any]]
 
 
 class QueueFullError(RuntimeError):
-    """More requests are waiting than the service accepts."""
+    """More requests (or characters) are waiting than the service accepts."""
+
+
+class DeadlineExceededError(RuntimeError):
+    """The request's deadline passed before the model reached it."""
 
 
 @dataclass
@@ -31,7 +40,13 @@ class _Job:
     texts: list[str]
     options: Options
     arrived: float
+    deadline: float
     future: asyncio.Future = field(repr=False)
+    queued: bool = True  # counted against the queue bounds until taken or given up
+
+    @property
+    def chars(self) -> int:
+        return sum(map(len, self.texts))
 
 
 class MicroBatcher:
@@ -43,20 +58,27 @@ class MicroBatcher:
         max_batch_size: int = 32,
         max_wait_s: float = 0.01,
         max_queue: int = 1024,
+        max_queue_chars: int | None = None,
     ) -> None:
         self._run = run
         self.enabled = enabled
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
+        self.max_queue_chars = max_queue_chars
+        self.expired = 0  # jobs dropped because their deadline passed in the queue
         self._pending: deque[_Job] = deque()
+        # Jobs and characters waiting (not cancelled, not yet taken): what the bounds apply to.
+        self._queued_jobs = 0
+        self._queued_chars = 0
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
 
     @property
     def queued(self) -> int:
-        return len(self._pending)
+        """Requests waiting for the model."""
+        return self._queued_jobs
 
     async def start(self) -> None:
         self._wakeup = asyncio.Event()
@@ -75,17 +97,41 @@ class MicroBatcher:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
-    async def submit(self, texts: list[str], options: Mapping[str, Any]) -> tuple[list[Any], Any]:
-        """Results for `texts` (in order) and the run's extra value (which model answered)."""
+    async def submit(
+        self, texts: list[str], options: Mapping[str, Any], timeout: float | None = None
+    ) -> tuple[list[Any], Any]:
+        """Results for `texts` (in order) and the run's extra value (which model answered).
+
+        Raises QueueFullError at once when the bounds are reached, DeadlineExceededError when
+        the job waited past `timeout` seconds; cancelling the caller drops the job too.
+        """
         if self._wakeup is None:
             raise RuntimeError("MicroBatcher.start() was not called")
-        if len(self._pending) >= self.max_queue:
-            raise QueueFullError(f"{len(self._pending)} requests are already waiting")
         loop = asyncio.get_running_loop()
-        job = _Job(list(texts), tuple(sorted(options.items())), loop.time(), loop.create_future())
+        now = loop.time()
+        deadline = now + timeout if timeout is not None else float("inf")
+        job = _Job(list(texts), tuple(sorted(options.items())), now, deadline, loop.create_future())
+        self._admit(job)
         self._pending.append(job)
         self._wakeup.set()
         return await job.future
+
+    def _admit(self, job: _Job) -> None:
+        if self._queued_jobs >= self.max_queue:
+            raise QueueFullError(f"{self._queued_jobs} requests are already waiting")
+        chars = self._queued_chars + job.chars
+        if self.max_queue_chars is not None and chars > self.max_queue_chars:
+            raise QueueFullError(f"{self._queued_chars} characters are already waiting")
+        self._queued_jobs += 1
+        self._queued_chars += job.chars
+        # A cancelled job (deadline, client gone) stops counting at once, not when it is popped.
+        job.future.add_done_callback(lambda _: self._unqueue(job))
+
+    def _unqueue(self, job: _Job) -> None:
+        if job.queued:
+            job.queued = False
+            self._queued_jobs -= 1
+            self._queued_chars -= job.chars
 
     async def _collect(self) -> None:
         while True:
@@ -122,10 +168,17 @@ class MicroBatcher:
             job = self._pending.popleft()
             batch.append(job)
             size += len(job.texts)
+        now = asyncio.get_running_loop().time()
         groups: dict[Options, list[_Job]] = {}
         for job in batch:
-            if not job.future.done():  # the client went away: do not spend the model on it
-                groups.setdefault(job.options, []).append(job)
+            self._unqueue(job)
+            if job.future.done():  # the caller went away: do not spend the model on it
+                continue
+            if now >= job.deadline:
+                self.expired += 1
+                job.future.set_exception(DeadlineExceededError("the request waited too long"))
+                continue
+            groups.setdefault(job.options, []).append(job)
         return groups
 
     async def _execute(self, options: Options, jobs: list[_Job]) -> None:

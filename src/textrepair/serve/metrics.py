@@ -3,7 +3,11 @@ process, as in tests, never collide)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from textrepair.serve.slot import ModelInfo
 
@@ -52,8 +56,47 @@ class Metrics:
         self.queue_depth = Gauge(
             "textrepair_queue_depth", "Requests waiting for the model.", registry=r
         )
+        self.expired = Counter(
+            "textrepair_requests_expired",
+            "Requests answered 503 because serve.request_timeout_seconds passed.", registry=r,
+        )  # fmt: skip
+        self.abandoned = Counter(
+            "textrepair_requests_abandoned",
+            "Requests whose client went away before the answer (their work is dropped).",
+            registry=r,
+        )  # fmt: skip
+
+    def watch_prediction_log(self, stats: Callable[[], Mapping[str, int]]) -> None:
+        """Export the prediction log writer's counters (read at each scrape)."""
+        self.registry.register(_PredictionLogCollector(stats))
 
     def serving(self, info: ModelInfo) -> None:
         self.model_info.clear()
         self.model_info.labels(info.name, info.version, info.alias or "", info.source).set(1)
         self.model_ready.set(1)
+
+
+_PREDICTION_LOG_HELP = {
+    "committed_rows": "Rows committed to the prediction log.",
+    "failed_commits": "Failed commits or replays (the lake refused or failed).",
+    "spilled_rows": "Rows written to the local spill file.",
+    "replayed_rows": "Spilled rows committed later.",
+    "dropped_rows": "Rows lost: they could not even be spilled (e.g. a full disk).",
+}
+
+
+class _PredictionLogCollector(Collector):
+    """textrepair_prediction_log_*: what the writer committed, spilled, replayed and dropped."""
+
+    def __init__(self, stats: Callable[[], Mapping[str, int]]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        values = self.stats()
+        for name, text in _PREDICTION_LOG_HELP.items():
+            yield CounterMetricFamily(f"textrepair_prediction_log_{name}", text, values[name])
+        yield GaugeMetricFamily(
+            "textrepair_prediction_log_buffered_rows",
+            "Rows in memory waiting for a commit.",
+            values["buffered_rows"],
+        )

@@ -81,15 +81,19 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 def observe(
-    metrics: Metrics, log_bodies: bool
+    metrics: Metrics, log_bodies: bool, max_request_id_chars: int = 128
 ) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    """HTTP middleware: one JSON access-log line and the request metrics per request."""
+    """HTTP middleware: one JSON access-log line and the request metrics per request.
+
+    A client's X-Request-ID is echoed and logged cut to `max_request_id_chars`: a header of
+    many kilobytes would otherwise be copied into every log line and answer."""
 
     async def middleware(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         start = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        given = request.headers.get("x-request-id", "")[:max_request_id_chars]
+        request_id = given or uuid.uuid4().hex
         try:
             response = await call_next(request)
         except Exception:  # the handler crashed: answer JSON, count and log it like the rest
