@@ -308,6 +308,7 @@ def release(
     """Package the last trained and evaluated model as a release with a model card."""
     from mlflow import MlflowClient
 
+    from textrepair.model.edit_train import VALIDATION_FILE
     from textrepair.release import ReleaseError, build_release
     from textrepair.stages.train import CURVES_FILE, TrainRun
     from textrepair.tracking import configure_mlflow
@@ -333,6 +334,9 @@ def release(
             if k.startswith("train.")
         },
     }
+    validation = output_dir / VALIDATION_FILE  # the edit family's tagging scores
+    if validation.is_file():
+        info["validation"] = json.loads(validation.read_text())
     report = json.loads(report_path.read_text())
     try:
         path = build_release(

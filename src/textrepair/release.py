@@ -99,7 +99,6 @@ def _same_bytes(ours: Path, theirs: Path) -> bool:
 
 def model_card(manifest: dict[str, Any], report: dict[str, Any], info: dict[str, Any]) -> str:
     """The release's README.md: what it is, how it was made, how it scores."""
-    config = manifest["config"]
     base = manifest.get("base") or "none (self-contained weights)"
     train = info.get("train", {})
     headline = report["model"]
@@ -115,7 +114,7 @@ def model_card(manifest: dict[str, Any], report: dict[str, Any], info: dict[str,
         f"| family | `{manifest['family']}` |",
         f"| weights | {manifest['weights']} (safetensors), {manifest['parameters']:,} parameters |",
         f"| base model | {base} |",
-        f"| LoRA | r={config['lora']['r']}, alpha={config['lora']['alpha']} |",
+        _architecture_row(manifest),
         f"| training | {_training_summary(info)} |",
         f"| training params | `{json.dumps(train, sort_keys=True)}` |",
         f"| data version (DVC hash of gold) | `{info.get('data_version', 'unknown')}` |",
@@ -134,12 +133,53 @@ def model_card(manifest: dict[str, Any], report: dict[str, Any], info: dict[str,
         f"broken rate {_pct(headline['broken_rate'])}.",
         "",
     ]
+    lines += _validation_section(info.get("validation"))
     # The full evaluation, its headings one level down.
     lines += [
         "#" + line if line.startswith("#") else line
         for line in render_markdown(report).splitlines()
     ]
     return "\n".join(lines) + "\n"
+
+
+def _architecture_row(manifest: dict[str, Any]) -> str:
+    config = manifest["config"]
+    if manifest["family"] == "edit":
+        from textrepair.model.edit import EDIT_PRESETS
+
+        preset = ", ".join(f"{k}={v}" for k, v in EDIT_PRESETS[manifest["size"]].items())
+        decoding = {k: config["edit"][k] for k in ("keep_threshold", "gap_threshold")}
+        decoding |= {k: config["edit"][k] for k in ("fill_rounds", "refine_rounds")}
+        return f"| encoder | {preset}; decoding `{json.dumps(decoding)}` |"
+    return f"| LoRA | r={config['lora']['r']}, alpha={config['lora']['alpha']} |"
+
+
+def _validation_section(validation: dict[str, float] | None) -> list[str]:
+    """The edit family's tagging scores on gold/validation (precision/recall per action)."""
+    if not validation:
+        return []
+    lines = [
+        f"## Tagging on gold/validation ({int(validation.get('rows', 0))} main-profile rows)",
+        "",
+        "| tag | precision | recall |",
+        "|---|---|---|",
+    ]
+    for tag in ("keep", "drop", "reversed", "replaced", "gap"):
+        precision = validation.get(f"eval_tag_{tag}_precision")
+        recall = validation.get(f"eval_tag_{tag}_recall")
+        lines.append(f"| {tag} | {_ratio(precision)} | {_ratio(recall)} |")
+    lines += [
+        "",
+        f"Gap-length accuracy (true deletions whose exact length is predicted): "
+        f"{_ratio(validation.get('eval_tag_gap_length_accuracy'))}. Validation CER "
+        f"{_ratio(validation.get('eval_cer_in'))} → {_ratio(validation.get('eval_cer_out'))}.",
+        "",
+    ]
+    return lines
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
 
 
 def _pct(metric: dict[str, Any]) -> str:

@@ -106,3 +106,28 @@ def test_an_oversized_release_is_refused(project: Path, monkeypatch, cli):
     assert result.exit_code == 1
     assert "limit" in result.output
     assert not (project / "models/big").exists()
+
+
+def test_the_edit_family_goes_through_the_lifecycle(project: Path, cli):
+    """train --family edit, evaluate (beside another model), release with its tagging scores,
+    register and promote: the same commands as the generative families."""
+    cli("train", "--family", "edit", "--size", "tiny")
+    assert (project / "train" / "validation.json").is_file()
+    assert (project / "train" / "calibration.json").is_file()
+    cli("evaluate", "--trained")
+    out = cli("release", "--out", "models/edit", "--command", "textrepair train --family edit")
+    assert "wrote the release models/edit" in out
+    card = (project / "models/edit/README.md").read_text()
+    assert "| family | `edit` |" in card and "## Tagging on gold/validation" in card
+    assert read_manifest(project / "models/edit")["family"] == "edit"
+
+    cli("evaluate", "--model", "models/edit", "--compare", "models/edit")
+    report = json.loads((project / "reports" / "evaluation.json").read_text())
+    assert set(report["baselines"]) == {"identity", "symspell", "edit"}
+    assert report["baselines"]["edit"]["cer_out"] == report["model"]["cer_out"]
+
+    _set_release(project, "models/edit")
+    cli("train")
+    cli("evaluate", "--trained")
+    assert "version 1" in cli("register")
+    assert "version 1 promoted" in cli("promote")

@@ -220,7 +220,8 @@ class EditEncoder(nn.Module):
             raise ValueError(f"{ids.shape[1]} positions exceed the model's {self.max_positions}")
         valid = ids != PAD
         positions = torch.arange(ids.shape[1], device=ids.device)
-        x = self.embed(ids) + self.positions(positions) + self.features(repeat_features(ids, valid))
+        features = repeat_features(ids, valid).to(self.features.weight.dtype)
+        x = self.embed(ids) + self.positions(positions) + self.features(features)
         x = x + F.gelu(self.conv(x.transpose(1, 2)).transpose(1, 2))
         x = self.conv_norm(x)
         x = self.encoder(x, src_key_padding_mask=~valid)
@@ -288,7 +289,10 @@ class EditDecoder:
         tagged = []
         for window, row_actions, row_gaps in zip(windows, actions, gaps, strict=True):
             n = len(window)
-            tagged.append(apply_tags(window, row_actions[:n], row_gaps[: n + 1]))
+            slots = apply_tags(window, row_actions[:n], row_gaps[: n + 1])
+            # Damage never doubles a text: tags that would are wrong, keep the window as it is.
+            limit = min(2 * n + 8, self.model.max_positions - 1)
+            tagged.append(slots if len(slots) <= limit else list(window))
         return tagged
 
     @torch.no_grad()
