@@ -48,3 +48,21 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 ENTRYPOINT ["textrepair", "serve"]
+
+# The stream's image (`docker build --target stream -t textrepair-stream .`): the API image plus
+# the Java runtime Spark needs; deploy/k8s/base/stream.yaml runs it as one instance.
+FROM runtime AS stream
+USER 0:0
+# Debian's JRE follows bookworm's security updates; the slim image lacks the man dir it links into.
+# hadolint ignore=DL3008
+RUN mkdir -p /usr/share/man/man1 \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+ && rm -rf /var/lib/apt/lists/*
+USER 10001:10001
+ENV SPARK_LOCAL_IP=127.0.0.1
+HEALTHCHECK NONE
+ENTRYPOINT ["textrepair", "stream"]
+
+# The default target (a plain `docker build .`) stays the API image.
+FROM runtime AS api

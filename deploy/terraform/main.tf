@@ -1,5 +1,8 @@
-# textrepair on Azure: resource group, container registry, AKS, and an ADLS Gen2 account holding
-# the lake (container "lake") and the MLflow artifacts (container "mlflow").
+# textrepair on Azure: resource group, container registry, AKS in a VNet (network.tf), and an
+# ADLS Gen2 account holding the lake (container "lake") and the MLflow artifacts (container
+# "mlflow"), reached from the cluster through private endpoints. Pods authenticate as their own
+# Entra ID identities (identity.tf); the Key Vault holds what the secrets add-on mounts
+# (keyvault.tf). State lives in the remote backend of versions.tf.
 
 resource "azurerm_resource_group" "main" {
   name     = "${var.prefix}-rg"
@@ -52,6 +55,8 @@ resource "azurerm_kubernetes_cluster" "main" {
   azure_policy_enabled              = true
   private_cluster_enabled           = false
   disk_encryption_set_id            = null
+  oidc_issuer_enabled               = true # Workload Identity: pods trade their token for Entra ID's
+  workload_identity_enabled         = true
   tags                              = var.tags
 
   api_server_access_profile {
@@ -74,6 +79,7 @@ resource "azurerm_kubernetes_cluster" "main" {
     os_disk_size_gb              = 100
     host_encryption_enabled      = true
     only_critical_addons_enabled = true # workloads go to the "work" pool below
+    vnet_subnet_id               = azurerm_subnet.nodes.id
     temporary_name_for_rotation  = "rotation"
     upgrade_settings {
       max_surge = "33%"
@@ -87,6 +93,8 @@ resource "azurerm_kubernetes_cluster" "main" {
   network_profile {
     network_plugin = "azure"
     network_policy = "azure" # enforces deploy/k8s/base/networkpolicy.yaml
+    service_cidr   = var.service_cidr
+    dns_service_ip = cidrhost(var.service_cidr, 10)
   }
 
   oms_agent {
@@ -113,6 +121,7 @@ resource "azurerm_kubernetes_cluster_node_pool" "work" {
   os_disk_type            = "Ephemeral"
   os_disk_size_gb         = 100
   host_encryption_enabled = true
+  vnet_subnet_id          = azurerm_subnet.nodes.id
   tags                    = var.tags
   upgrade_settings {
     max_surge = "33%"
@@ -128,8 +137,7 @@ resource "azurerm_role_assignment" "aks_acr_pull" {
 }
 
 resource "azurerm_storage_account" "lake" {
-  #checkov:skip=CKV_AZURE_59:public endpoint kept for laptops and CI, but network_rules deny by default
-  #checkov:skip=CKV2_AZURE_33:private endpoints need a VNet design of their own (hardening step)
+  #checkov:skip=CKV_AZURE_59:public endpoint kept for laptops and CI, but network_rules deny by default; the cluster uses the private endpoints
   #checkov:skip=CKV2_AZURE_1:platform-managed keys; customer-managed keys need a Key Vault (hardening step)
   #checkov:skip=CKV_AZURE_33:no queues are used; blob and DFS carry the data
   name                            = "${var.prefix}lake"
@@ -144,7 +152,7 @@ resource "azurerm_storage_account" "lake" {
   allow_nested_items_to_be_public = false
   shared_access_key_enabled       = false # Entra ID (managed identities) only
   local_user_enabled              = false
-  public_network_access_enabled   = true  # restricted by network_rules below
+  public_network_access_enabled   = true # restricted by network_rules below
   tags                            = var.tags
 
   network_rules {
@@ -170,16 +178,15 @@ resource "azurerm_storage_account" "lake" {
 resource "azurerm_storage_data_lake_gen2_filesystem" "lake" {
   name               = "lake"
   storage_account_id = azurerm_storage_account.lake.id
+  # The API may pass through the root to reach its prediction log (identity.tf), nothing more.
+  ace {
+    type        = "user"
+    id          = azurerm_user_assigned_identity.workload["api"].principal_id
+    permissions = "--x"
+  }
 }
 
 resource "azurerm_storage_data_lake_gen2_filesystem" "mlflow" {
   name               = "mlflow"
   storage_account_id = azurerm_storage_account.lake.id
-}
-
-# The cluster's workloads read and write the lake and the MLflow artifacts.
-resource "azurerm_role_assignment" "aks_storage" {
-  scope                = azurerm_storage_account.lake.id
-  role_definition_name = "Storage Blob Data Contributor"
-  principal_id         = azurerm_kubernetes_cluster.main.kubelet_identity[0].object_id
 }

@@ -25,3 +25,18 @@ output "mlflow_artifact_uri" {
 output "storage_account" {
   value = azurerm_storage_account.lake.name
 }
+
+output "api_identity_client_id" {
+  description = "azure.workload.identity/client-id of the textrepair service account (aks overlay)."
+  value       = azurerm_user_assigned_identity.workload["api"].client_id
+}
+
+output "stream_identity_client_id" {
+  description = "azure.workload.identity/client-id of the textrepair-stream service account."
+  value       = azurerm_user_assigned_identity.workload["stream"].client_id
+}
+
+output "key_vault_name" {
+  description = "Where the API keys go (the secrets add-on mounts them)."
+  value       = azurerm_key_vault.main.name
+}

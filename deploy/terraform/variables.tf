@@ -46,3 +46,27 @@ variable "tags" {
   type    = map(string)
   default = { project = "textrepair" }
 }
+
+variable "vnet_cidr" {
+  description = "Address space of the cluster's VNet."
+  type        = string
+  default     = "10.42.0.0/16"
+}
+
+variable "nodes_subnet_cidr" {
+  description = "AKS nodes and pods (Azure CNI)."
+  type        = string
+  default     = "10.42.0.0/23"
+}
+
+variable "endpoints_subnet_cidr" {
+  description = "Private endpoints; deploy/k8s/base/networkpolicy.yaml allows HTTPS to it: keep them equal."
+  type        = string
+  default     = "10.42.2.0/24"
+}
+
+variable "service_cidr" {
+  description = "Kubernetes service addresses: outside the VNet."
+  type        = string
+  default     = "10.43.0.0/16"
+}

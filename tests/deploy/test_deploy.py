@@ -26,7 +26,7 @@ CHECKOV = Path(os.environ.get("TEXTREPAIR_CHECKOV", ROOT / ".venv-tools" / "bin"
 OVERLAYS = ("local", "aks")
 KINDS = {
     "Namespace", "ServiceAccount", "ConfigMap", "Deployment", "Service", "Ingress",
-    "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy",
+    "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "PersistentVolumeClaim",
 }  # fmt: skip
 
 
@@ -41,6 +41,10 @@ def run(*command: str | Path) -> subprocess.CompletedProcess:
 def render(overlay: str) -> list[dict]:
     out = run(BIN / "kubectl", "kustomize", f"deploy/k8s/overlays/{overlay}").stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def named(docs: list[dict], kind: str, name: str) -> dict:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
 
 
 def test_dockerfile_is_hadolint_clean_multi_stage_non_root_with_healthcheck():
@@ -61,32 +65,69 @@ def test_overlays_render_to_valid_kubernetes(overlay, tmp_path):
     rendered.write_text(yaml.safe_dump_all(docs))
     run(BIN / "kubernetes-validate", "--strict", "--quiet", rendered)
 
-    deployment = next(d for d in docs if d["kind"] == "Deployment")
-    pod = deployment["spec"]["template"]["spec"]
-    container = pod["containers"][0]
+    api = named(docs, "Deployment", "textrepair")["spec"]["template"]["spec"]
+    container = api["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert {"requests", "limits"} <= set(container["resources"])
-    security = container["securityContext"]
-    assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"]
-    assert security["capabilities"]["drop"] == ["ALL"] and pod["securityContext"]["runAsNonRoot"]
-    assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/tmp"}  # the only writable path
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        assert {"requests", "limits"} <= set(container["resources"])
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"]
+        assert security["capabilities"]["drop"] == ["ALL"]
+        assert pod["securityContext"]["runAsNonRoot"]
+        assert "/tmp" in {m["mountPath"] for m in container["volumeMounts"]}
     assert all(d["metadata"].get("namespace", "textrepair") == "textrepair" for d in docs)
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlays_are_safe_by_default(overlay):
+    """Issue 20: key required, TLS and one public route, durable lake, narrow egress, one stream."""
+    docs = render(overlay)
+    api = named(docs, "Deployment", "textrepair")["spec"]["template"]["spec"]
+    secret = next(v["secret"] for v in api["volumes"] if "secret" in v)
+    assert secret["secretName"] == "textrepair-api-key" and secret["optional"] is False
+    config = named(docs, "ConfigMap", "textrepair-config")["data"]
+    assert config["TEXTREPAIR_SERVE__ALLOW_ANONYMOUS"] == "false"
+
+    ingress = named(docs, "Ingress", "textrepair")
+    rule = ingress["spec"]["rules"][0]
+    assert ingress["spec"]["tls"][0]["hosts"] == [rule["host"]]
+    assert [p["path"] for p in rule["http"]["paths"]] == ["/v1/repair"]
+    assert int(ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/limit-rps"]) > 0
+
+    root = config["TEXTREPAIR_STORAGE__ROOT"]
+    if overlay == "aks":
+        assert root.startswith("abfss://")
+    else:  # a volume claim, mounted where the root points
+        mounts = {m["mountPath"]: m["name"] for m in api["containers"][0]["volumeMounts"]}
+        lake = next(v for v in api["volumes"] if v["name"] == mounts[root])
+        assert lake["persistentVolumeClaim"]["claimName"] == "textrepair-lake"
+
+    for policy in (d for d in docs if d["kind"] == "NetworkPolicy"):
+        assert all(rule.get("to") for rule in policy["spec"].get("egress", []))  # no open rule
+
+    stream = named(docs, "Deployment", "textrepair-stream")["spec"]
+    assert stream["replicas"] == 1 and stream["strategy"] == {"type": "Recreate"}
+    service = named(docs, "Service", "textrepair")["spec"]["selector"]
+    assert service["app.kubernetes.io/component"] == "api"  # never the stream's pod
+
+
 def test_overlays_differ_where_they_should():
-    local, aks = ({d["kind"]: d for d in render(o)} for o in OVERLAYS)
+    local, aks = ({(d["kind"], d["metadata"]["name"]): d for d in render(o)} for o in OVERLAYS)
+    api, config = ("Deployment", "textrepair"), ("ConfigMap", "textrepair-config")
     image = {
-        name: docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["image"]
+        name: docs[api]["spec"]["template"]["spec"]["containers"][0]["image"]
         for name, docs in (("local", local), ("aks", aks))
     }
     assert image == {
         "local": "textrepair:local",
         "aks": "textrepairacr.azurecr.io/textrepair:0.1.0",
     }
-    assert local["Deployment"]["spec"]["replicas"] == 1
-    assert aks["ConfigMap"]["data"]["TEXTREPAIR_SERVE__MODEL"] == "models:/textrepair@champion"
-    assert local["ConfigMap"]["data"]["TEXTREPAIR_SERVE__MODEL"] == "/models/textrepair"
+    assert local[api]["spec"]["replicas"] == 1
+    assert aks[config]["data"]["TEXTREPAIR_SERVE__MODEL"] == "models:/textrepair@champion"
+    assert local[config]["data"]["TEXTREPAIR_SERVE__MODEL"] == "/models/textrepair"
 
 
 def _terraform() -> dict:
@@ -130,6 +171,34 @@ def test_terraform_declares_the_azure_platform_and_its_outputs():
     assert set(tf["resource"]["azurerm_storage_data_lake_gen2_filesystem"]) == {"lake", "mlflow"}
     assert tf["resource"]["azurerm_container_registry"]["main"]["admin_enabled"] is False
     assert {"acr_login_server", "aks_name", "lake_uri", "mlflow_artifact_uri"} <= set(tf["output"])
+
+
+def test_terraform_is_safe_by_default():
+    """Issue 20: Workload Identity, private storage access, the Key Vault, remote state."""
+    tf = _terraform()
+    resources = tf["resource"]
+    aks = resources["azurerm_kubernetes_cluster"]["main"]
+    assert aks["oidc_issuer_enabled"] is True and aks["workload_identity_enabled"] is True
+    credentials = resources["azurerm_federated_identity_credential"]["workload"]
+    assert "system:serviceaccount:textrepair:" in credentials["subject"]
+    assignments = resources["azurerm_role_assignment"].items()
+    roles = {name: r["role_definition_name"] for name, r in assignments}
+    assert roles["api_reads_lake"] == "Storage Blob Data Reader"  # its only write: an ACL
+    assert "Contributor" not in roles["workloads_read_mlflow"]
+    assert "aks_storage" not in roles  # the nodes' identity no longer reaches the lake
+    endpoints = resources["azurerm_private_endpoint"]["private"]
+    assert endpoints["subnet_id"] == "${azurerm_subnet.endpoints.id}"
+    vault = resources["azurerm_key_vault"]["main"]
+    assert vault["purge_protection_enabled"] is True
+    assert vault["network_acls"][0]["default_action"] == "Deny"
+    assert "secrets_addon_reads_vault" in roles
+    with (ROOT / "deploy" / "terraform" / "versions.tf").open() as handle:
+        backend = _unquote(hcl2.load(handle))["terraform"][0]["backend"][0]
+    assert backend["azurerm"]["use_azuread_auth"] is True
+    # The pods' egress policy allows the subnet the private endpoints live in.
+    subnet = tf["variable"]["endpoints_subnet_cidr"]["default"]
+    policy = named(render("aks"), "NetworkPolicy", "textrepair-egress")
+    assert {"ipBlock": {"cidr": subnet}} in [to for r in policy["spec"]["egress"] for to in r["to"]]
 
 
 def test_checkov_finds_no_failed_check_in_manifests_or_terraform(tmp_path):
