@@ -272,3 +272,22 @@ def test_resume_continues_exactly(tmp_path):
     resumed = run("split", 20, resume=True)
     for name, tensor in straight.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
+
+
+def test_calibration_keeps_clean_text_intact(tmp_path):
+    """A model unsure of every character (P(keep) = 0.45) drops them all at the default
+    threshold; calibration picks the threshold that leaves clean windows alone and saves it."""
+    from textrepair.model.edit_train import calibrate_decoding
+
+    windows = [f"plain sentence number {i} with nothing wrong" for i in range(12)]
+    config, model, vocab = _tiny(windows, seed=5)
+    _keep_everything(model)
+    with torch.no_grad():
+        model.action_head.bias.copy_(torch.tensor([0.45, 0.55, 1e-6, 1e-6]).log())
+    path = save_model(model, vocab, config, tmp_path / "edit")
+    examples = [EditExample(w, w, []) for w in windows]
+    grid = {"keep_threshold": (0.5, 0.4), "refine_rounds": (0,)}
+    table = calibrate_decoding(path, examples, grid, max_broken_rate=0.003)
+    broken = {r["keep_threshold"]: r["broken_rate"] for r in table}
+    assert broken[0.5] > 0.5 and broken[0.4] == 0.0
+    assert load_model(path).config.edit.keep_threshold == 0.4
