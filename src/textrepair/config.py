@@ -245,7 +245,8 @@ class TrainConfig(_Strict):
     warm_start: str | None = Field(
         None,
         description="causal_lora: a model directory with a LoRA adapter (e.g. the release) whose "
-        "weights start the new adapter, under a fresh learning-rate schedule.",
+        "weights start the new adapter; edit: a saved edit model (weights and vocabulary) to "
+        "continue from, e.g. in a later session. Both under a fresh learning-rate schedule.",
     )
     release: str | None = Field(
         None,

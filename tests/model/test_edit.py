@@ -291,3 +291,15 @@ def test_calibration_keeps_clean_text_intact(tmp_path):
     broken = {r["keep_threshold"]: r["broken_rate"] for r in table}
     assert broken[0.5] > 0.5 and broken[0.4] == 0.0
     assert load_model(path).config.edit.keep_threshold == 0.4
+
+
+def test_warm_start_continues_from_saved_weights(tmp_path):
+    from textrepair.model.edit_train import warm_start_model
+
+    config, model, vocab = _tiny(["some text"], seed=6)
+    path = save_model(model, vocab, config, tmp_path / "edit")
+    warm, warm_vocab = warm_start_model(path, config)
+    assert warm.training and warm_vocab.chars == vocab.chars
+    assert torch.equal(warm.char_head.weight, model.char_head.weight)
+    with pytest.raises(ModelLoadError, match="not an edit \\(small\\)"):
+        warm_start_model(path, config.model_copy(update={"size": "small"}))

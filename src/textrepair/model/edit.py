@@ -348,11 +348,13 @@ def save_weights(model: EditEncoder, vocab: CharVocab, path: Path) -> None:
     vocab.save(path / VOCAB_FILE)
 
 
-def load_weights(path: Path, size: str, max_gap: int) -> tuple[EditEncoder, CharVocab]:
-    """Model and vocabulary of a saved edit model; raises ValueError/OSError if broken."""
+def load_weights(
+    path: Path, size: str, max_gap: int, dropout: float = 0.0
+) -> tuple[EditEncoder, CharVocab]:
+    """Model (eval mode) and vocabulary of a saved edit model; ValueError/OSError if broken."""
     from safetensors.torch import load_file
 
     vocab = CharVocab.load(path / VOCAB_FILE)
-    model = build_encoder(len(vocab), size, max_gap, dropout=0.0)
+    model = build_encoder(len(vocab), size, max_gap, dropout)
     model.load_state_dict(load_file(str(path / WEIGHTS_FILE)))
     return model.eval(), vocab

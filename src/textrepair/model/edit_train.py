@@ -483,8 +483,10 @@ def train_edit_model(
         torch.set_num_threads(train_config.threads)
     torch.manual_seed(train_config.seed)
     windows = list(clean_windows)[: train_config.max_train_rows or None]
-    # The vocabulary is fixed by the training windows, so a resumed run rebuilds the same one.
-    model, vocab = build_model(model_config, windows)
+    if train_config.warm_start:  # a saved edit model's weights and vocabulary, fresh optimiser
+        model, vocab = warm_start_model(Path(train_config.warm_start), model_config)
+    else:  # the vocabulary is fixed by the training windows: a resumed run rebuilds the same one
+        model, vocab = build_model(model_config, windows)
     settings = model_config.edit
     decoder = EditDecoder(model, vocab, EditDecoding.from_settings(settings))
     schedule = train_config.max_steps or 10_000
@@ -541,6 +543,22 @@ def train_edit_model(
         log_history=result.history,
         stopped_by=result.stopped_by,
     )
+
+
+def warm_start_model(path: Path, model_config: ModelConfig) -> tuple[EditEncoder, Any]:
+    """The weights and vocabulary of a saved edit model of the same size, in training mode."""
+    from textrepair.model.edit import load_weights
+    from textrepair.model.families import ModelLoadError, read_manifest
+
+    manifest = read_manifest(path)
+    if manifest["family"] != "edit" or manifest["size"] != model_config.size:
+        raise ModelLoadError(
+            f"train.warm_start: {path} holds a {manifest['family']} ({manifest['size']}) model, "
+            f"not an edit ({model_config.size}) one"
+        )
+    settings = model_config.edit
+    model, vocab = load_weights(path, model_config.size, settings.max_gap, model_config.dropout)
+    return model.train(), vocab
 
 
 def validation_examples(rows: Sequence[Mapping[str, Any]]) -> list[EditExample]:
