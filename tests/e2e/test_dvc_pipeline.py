@@ -42,6 +42,7 @@ def project(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "dvc.yaml", root)
+    shutil.copy(REPO / "requirements.lock", root)  # a dependency of the ingest stage
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["corpus"]["builtin"] = []
     params["gold"]["test_fraction"] = 0.3
