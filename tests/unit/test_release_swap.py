@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from textrepair import release
+from textrepair.dirswap import replace_dir
 from textrepair.release import build_release
 
 
@@ -56,3 +57,18 @@ def test_a_rebuild_replaces_the_release(trained: Path, tmp_path: Path) -> None:
     assert (out / "model.safetensors").read_bytes() == b"new weights"
     assert not (out / "stale.txt").exists()
     assert [p.name for p in out.parent.iterdir() if not p.name.endswith(".lock")] == ["tiny"]
+
+
+def test_the_next_replacement_cleans_up_after_one_that_crashed(tmp_path: Path) -> None:
+    target = tmp_path / "base"
+    aside = tmp_path / ".base.old-0123abcd"  # a crash between the renames left only this
+    aside.mkdir()
+    (aside / "weights").write_text("old")
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "weights").write_text("new")
+
+    assert replace_dir(new, target) == target
+
+    assert (target / "weights").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".base.lock", "base"]
