@@ -155,3 +155,33 @@ def test_produce_writes_whole_files_at_the_rate(tmp_path):
     assert [r["text"] for r in records] == [text for _, text in samples]
     assert (result.files, result.rows) == (3, 25)
     assert "25 rows in 3 files" in messages[-1]
+
+
+def test_lines_of_a_symlink_out_of_the_landing_folder_are_quarantined_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(stream, "worker_repairer", lambda model: _Repairer())
+    landing, outside = tmp_path / "landing", tmp_path / "outside"
+    landing.mkdir()
+    outside.mkdir()
+    (outside / "secret.jsonl").write_text('{"id": "s", "text": "a secret"}\n')
+    (landing / "escape.jsonl").symlink_to(outside / "secret.jsonl")
+    (landing / "own.jsonl").write_text('{"id": "o", "text": "mine"}\n')
+    (landing / "alias.jsonl").symlink_to(landing / "own.jsonl")  # inside the folder: read
+    names = ["escape.jsonl", "own.jsonl", "alias.jsonl"]
+    batch = pd.DataFrame(
+        {
+            "value": [(landing / name).read_bytes().strip() for name in names],
+            "source_file": [f"file://{landing / name}" for name in names],
+            "landed_at": pd.Timestamp.now("UTC"),
+        }
+    )
+
+    rows = stream._score_lines(batch, SimpleNamespace(version="v"), 50, str(landing)).to_dict(
+        "records"
+    )
+
+    assert [(r["id"], r["reason"]) for r in rows] == [
+        (None, "symlink_outside_landing"),
+        ("o", None),
+        ("o", None),
+    ]
+    assert rows[0]["raw"] == ""  # what the link points at is not kept

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import pyarrow as pa
@@ -65,6 +65,7 @@ REASONS = (
     "oversize_text",
     "unscorable",  # the model raised on this line
     "parse_error",  # anything else the parser raised: one line never stops the stream
+    "symlink_outside_landing",  # its file links out of the landing folder: content not kept
 )
 RAW_CHARS = 1000  # quarantined lines keep at most this much of the raw line
 DETAIL_CHARS = 200
@@ -206,20 +207,30 @@ def _raw(line: str | bytes | None) -> str:
 
 
 def parse_and_score(
-    model: ScoringModel, max_chars: int
+    model: ScoringModel, max_chars: int, landing: str | None = None
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """The mapInPandas function: landing lines in, _SCORED_SCHEMA rows out."""
+    """The mapInPandas function: landing lines in, _SCORED_SCHEMA rows out. With `landing`,
+    lines of files that are symlinks leading out of that folder are quarantined unread."""
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
-            yield _score_lines(batch, model, max_chars)
+            yield _score_lines(batch, model, max_chars, landing)
 
     return run
 
 
-def _score_lines(batch: pd.DataFrame, model: ScoringModel, max_chars: int) -> pd.DataFrame:
-    lines = batch["value"].tolist()
-    parsed = [parse_line(line, max_chars) for line in lines]
+def _score_lines(
+    batch: pd.DataFrame, model: ScoringModel, max_chars: int, landing: str | None = None
+) -> pd.DataFrame:
+    lines, files = batch["value"].tolist(), batch["source_file"].tolist()
+    escaped = _links_out_of(landing, set(files))
+    # The file source follows symlinks: what a link out of the folder points at is neither
+    # scored nor kept (not even as `raw`), so a link cannot copy files of the machine to a table.
+    lines = [None if file in escaped else line for line, file in zip(lines, files, strict=True)]
+    parsed = [
+        _ESCAPED if file in escaped else parse_line(line, max_chars)
+        for line, file in zip(lines, files, strict=True)
+    ]
     good = [i for i, line in enumerate(parsed) if not line.reason]
     frames = []
     if good:
@@ -243,12 +254,36 @@ def _score_lines(batch: pd.DataFrame, model: ScoringModel, max_chars: int) -> pd
     out = pd.concat(frames).sort_index() if frames else pd.DataFrame(index=batch.index[:0])
     # Plain numpy-backed columns: Spark may hand input columns over Arrow-backed, and an Arrow
     # column copied to the output comes back as a ChunkedArray that Spark cannot serialise.
-    files, landed = batch["source_file"].tolist(), batch["landed_at"].tolist()
+    landed = batch["landed_at"].tolist()
     out["source_file"] = pd.Series([files[i] for i in out.index], index=out.index, dtype=object)
     out["landed_at"] = pd.to_datetime(
         pd.Series([landed[i] for i in out.index], index=out.index, dtype=object), utc=True
     )
     return _typed(out.reindex(columns=_SCORED_SCHEMA.names))
+
+
+_ESCAPED = ParsedLine(
+    None, None, "symlink_outside_landing", "its file is a symlink leading out of the landing folder"
+)
+
+
+def _links_out_of(landing: str | None, files: set[str]) -> set[str]:
+    """The local files among `files` (file: URIs) that are symlinks resolving outside `landing`."""
+    if landing is None or ("://" in landing and not landing.startswith("file:")):
+        return set()  # object stores have no symlinks
+    root = _local_path(landing).resolve()
+    return {f for f in files if f.startswith("file:") and _links_out(_local_path(f), root)}
+
+
+def _local_path(uri: str) -> Path:
+    return Path(unquote(urlsplit(uri).path)) if uri.startswith("file:") else Path(uri)
+
+
+def _links_out(path: Path, root: Path) -> bool:
+    try:
+        return path.is_symlink() and not path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop
+        return True
 
 
 def _predict(
@@ -336,7 +371,8 @@ class ExactlyOnceSink:
         # holding invalid UTF-8 fails the whole batch on its way to Python.
         lines = batch.withColumn("value", F.col("value").cast("binary"))
         scored = lines.mapInPandas(
-            parse_and_score(self.model, self.config.max_text_chars), spark_schema(_SCORED_SCHEMA)
+            parse_and_score(self.model, self.config.max_text_chars, self.paths.landing),
+            spark_schema(_SCORED_SCHEMA),
         ).withColumn("batch_id", F.lit(batch_id).cast("long"))
         scored = scored.persist()  # scored once, written to two tables
         try:
