@@ -98,7 +98,7 @@ def run(tmp: Path, model: str, total: int, concurrency: int, timeout: float) -> 
     with Server(tmp, model, timeout) as url:
         prober = Prober(url)
         prober.start()
-        outcomes, outage = _load(url, lake, total, concurrency, prober)
+        outcomes, outage = _load(url, lake, total, concurrency, timeout, prober)
         recovered = _wait_for_recovery(url)
         metrics = _metrics(url)
         prober.stop()
@@ -108,7 +108,7 @@ def run(tmp: Path, model: str, total: int, concurrency: int, timeout: float) -> 
     )
 
 
-def _load(url: str, lake: Path, total: int, concurrency: int, prober: Prober):
+def _load(url: str, lake: Path, total: int, concurrency: int, timeout: float, prober: Prober):
     outcomes = Outcomes()
     indexes = iter(range(total))
     lock = threading.Lock()
@@ -121,7 +121,8 @@ def _load(url: str, lake: Path, total: int, concurrency: int, prober: Prober):
                 index = next(indexes, None)
             if index is None:
                 return
-            _one_request(url, index, rng, outcomes)
+            # A good client waits longer than the server's deadline: it always gets an answer.
+            _one_request(url, index, rng, outcomes, timeout + 30)
             with lock:
                 progress["done"] += 1
 
@@ -160,12 +161,14 @@ def _wait(condition, limit: float = 600) -> None:
         time.sleep(0.05)
 
 
-def _one_request(url: str, index: int, rng: random.Random, outcomes: Outcomes) -> None:
+def _one_request(
+    url: str, index: int, rng: random.Random, outcomes: Outcomes, patience: float
+) -> None:
     body = {"texts": [text_for(index)]}
     if index % 2 == 0:
         kind = "good"
         try:
-            answer = requests.post(f"{url}/v1/repair", json=body, timeout=60)
+            answer = requests.post(f"{url}/v1/repair", json=body, timeout=patience)
         except requests.RequestException as error:
             outcomes.record(kind, type(error).__name__)
             return
@@ -379,8 +382,11 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()  # as Kubernetes stops a pod: the log writer drains first
-        self.process.wait(timeout=120)
-        self.log.close()
+        try:
+            self.process.wait(timeout=300)
+        finally:
+            self.process.kill()  # a no-op once it has exited
+            self.log.close()
 
 
 def _print(report: dict) -> None:
