@@ -113,13 +113,6 @@ def promote(
     challenger_scores = score(version)
     champion_scores = score(champion) if champion else None
     promoted, reason = decide(challenger_scores, champion_scores, config)
-    # Scoring takes minutes: another promote or rollback may have moved the alias meanwhile.
-    champion_now = alias_version(client, name, CHAMPION)
-    if champion_now != champion:
-        raise ChampionChangedError(
-            f"@{CHAMPION} moved from version {champion} to {champion_now} while version "
-            f"{version} was scored against it: nothing changed; run promote again"
-        )
     decision = Decision(
         challenger=version,
         champion_before=champion,
@@ -129,10 +122,18 @@ def promote(
         challenger_broken_rate=challenger_scores["broken_rate"],
         champion_cer=champion_scores["cer_out"] if champion_scores else None,
     )
-    _record(client, name, decision)
+    # Scoring takes minutes: another promote or rollback may have moved the alias meanwhile.
+    # Checked last, right before the move, so the window between check and move is one call.
+    champion_now = alias_version(client, name, CHAMPION)
+    if champion_now != champion:
+        raise ChampionChangedError(
+            f"@{CHAMPION} moved from version {champion} to {champion_now} while version "
+            f"{version} was scored against it: nothing changed; run promote again"
+        )
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, version)
         _append_history(client, name, {"action": "promote", "version": version})
+    _record(client, name, decision)
     log.info("promotion of version %s: %s (%s)", version, promoted, reason)
     return decision
 
