@@ -121,15 +121,14 @@ def _known_files(
     """
     if not tables.table_exists(uri, options):
         return {}, 0
-    rows = tables.read_arrow(uri, storage_options=options, columns=["path"])
     try:
         rows = tables.read_arrow(
             uri,
             columns=["path", "file_sha256", "source", "source_version"],
             storage_options=options,
         )
-    except ValueError:
-        return None, rows.num_rows
+    except ValueError:  # a column is missing
+        return None, tables.read_arrow(uri, columns=["path"], storage_options=options).num_rows
     known = zip(
         rows["path"].to_pylist(),
         rows["file_sha256"].to_pylist(),
