@@ -261,6 +261,29 @@ def test_write_arrow_normalises_timestamps_to_utc_microseconds(tmp_path: Path) -
     assert back.to_pylist() == [moment]
 
 
+def test_read_arrow_scans_through_no_python_filesystem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrow's threads that drop a Python file object during interpreter exit abort the process
+    # (issue 20, docs/experiments.md): reads must stay in native code.
+    import pyarrow.fs
+
+    made: list[object] = []
+    real = pyarrow.fs.PyFileSystem
+
+    def counting(handler: object) -> pyarrow.fs.PyFileSystem:
+        made.append(handler)
+        return real(handler)
+
+    monkeypatch.setattr(pyarrow.fs, "PyFileSystem", counting)
+    uri = str(tmp_path / "predictions")
+    write_arrow(pa.table({"id": [1, 2], "split": ["a", None]}), uri, partition_by=["split"])
+
+    assert read_arrow(uri).num_rows == 2
+    assert read_arrow(uri, version=0, columns=["id"]).num_rows == 2
+    assert made == []
+
+
 def test_read_arrow_missing_table(tmp_path: Path) -> None:
     uri = str(tmp_path / "nothing_here")
     with pytest.raises(TableNotFoundError, match="nothing_here"):
