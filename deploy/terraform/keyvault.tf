@@ -1,6 +1,6 @@
 # The Key Vault the AKS secrets add-on (key_vault_secrets_provider in main.tf) reads: put the API
 # keys here (az keyvault secret set --vault-name <key_vault_name> --name api-key --value ...),
-# never in Terraform state, and mount them with a SecretProviderClass (README).
+# never in Terraform state, and mount them with a SecretProviderClass (secrets-store CSI driver).
 
 data "azurerm_client_config" "current" {}
 
