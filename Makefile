@@ -70,3 +70,17 @@ bench-latency: venv
 ## Batch scoring throughput: Repairer directly vs Spark local[1] / local[2] (MODEL=dir or URI).
 bench-batch: venv
 	$(BIN)/python benchmarks/batch_throughput.py $(if $(MODEL),--model $(MODEL))
+
+## Batched throughput (windows/s) of the edit model beside the SmolLM2 release in one run
+## (EDIT=dir, default: a random-init small edit model; SMOLLM2=dir).
+.PHONY: bench-models bench-onnx
+bench-models: venv
+	$(BIN)/python benchmarks/model_speed.py --model edit=$(or $(EDIT),random) \
+		--model smollm2=$(or $(SMOLLM2),models/textrepair-smollm2-lora)
+
+## EditEncoder forward: torch fp32 / bf16 vs ONNX Runtime fp32 / int8 side by side (MODEL=edit
+## dir, default: a random-init small edit model; CER_ROWS=300 adds gold/validation CER per variant).
+bench-onnx: venv
+	$(BIN)/python -m pip install --quiet -r requirements-bench.lock
+	$(BIN)/python benchmarks/onnx_speed.py $(if $(MODEL),--model $(MODEL)) \
+		$(if $(CER_ROWS),--cer-rows $(CER_ROWS))
