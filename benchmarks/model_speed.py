@@ -137,7 +137,8 @@ def _print(report: dict[str, Any]) -> None:
         best[row["name"]] = max(best.get(row["name"], 0), max(row["windows_per_s"]))
     if len(best) > 1:
         names = list(best)
-        ratios = ", ".join(f"{n} / {names[-1]}: {best[n] / best[names[-1]]:.0f}x" for n in names)
+        last = names[-1]
+        ratios = ", ".join(f"{n} / {last}: {best[n] / best[last]:.0f}x" for n in names[:-1])
         print(f"best windows/s ratios: {ratios}")
 
 
