@@ -345,6 +345,7 @@ def save_weights(model: EditEncoder, vocab: CharVocab, path: Path) -> None:
 
     state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path / WEIGHTS_FILE))
+    (path / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; images run as another user
     vocab.save(path / VOCAB_FILE)
 
 
