@@ -55,6 +55,13 @@ def write_corpus(root: Path) -> Path:
 
 
 @pytest.fixture
+def settings_for():
+    """`tiny_settings` itself, for a test with a corpus of its own (importing it from conftest
+    would find whichever conftest module pytest loaded first)."""
+    return tiny_settings
+
+
+@pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     return write_corpus(tmp_path)
 

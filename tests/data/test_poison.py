@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from poison_corpus import MAX_FILE_BYTES, MAX_LINE_BYTES, write_poison_corpus
 
-from conftest import tiny_settings
 from textrepair import corpus, tables
 from textrepair.config import CorpusConfig
 from textrepair.corpus import discover, read_documents
@@ -48,10 +47,10 @@ def test_files_over_the_limit_are_not_hashed_in_full(poison, monkeypatch):
     assert again["oversize.txt"].sha256 == files["oversize.txt"].sha256  # still incremental
 
 
-def test_ingest_and_clean_quarantine_the_poison_and_keep_the_rest(spark, poison, tmp_path):
-    tiny = tiny_settings(
-        tmp_path / "lake", poison.folder, silver={"max_line_bytes": MAX_LINE_BYTES}
-    )
+def test_ingest_and_clean_quarantine_the_poison_and_keep_the_rest(
+    spark, poison, tmp_path, settings_for
+):
+    tiny = settings_for(tmp_path / "lake", poison.folder, silver={"max_line_bytes": MAX_LINE_BYTES})
     settings = tiny.model_copy(update={"corpus": config(poison.folder)})
     ingested = run_ingest(settings, spark)
     assert ingested.files_skipped == poison.skipped
