@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from poison_corpus import (
+from stream_poison_corpus import (
     MAX_FILE_BYTES,
     STREAM_MAX_TEXT_CHARS,
     PoisonCorpus,
