@@ -53,10 +53,13 @@ def test_unknown_profile_and_bad_values_are_clear_errors():
         Settings(**{**values, "sparkk": {}})
 
 
-def test_importing_does_not_touch_the_filesystem(tmp_path, monkeypatch):
-    import importlib
+def test_importing_does_not_touch_the_filesystem(tmp_path):
+    # A fresh interpreter, not importlib.reload: reloaded classes (Settings) differ from the ones
+    # other tests hold, and cloudpickle then ships them to Spark workers by value, which breaks.
+    import subprocess
+    import sys
 
-    monkeypatch.chdir(tmp_path)
-    for module in ("config", "mutations", "segment", "tables", "corpus", "cli", "stages.clean"):
-        importlib.reload(importlib.import_module(f"textrepair.{module}"))
+    modules = ("config", "mutations", "segment", "tables", "corpus", "cli", "stages.clean")
+    code = "; ".join(f"import textrepair.{module}" for module in modules)
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
     assert list(tmp_path.iterdir()) == []
