@@ -5,7 +5,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 # DVC stages call `textrepair`: put the venv first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test test-slow lint format bench bench-batch bench-latency venv serve bench-serve
+.PHONY: run test test-fast test-slow docs-check lint format bench bench-batch bench-latency venv serve bench-serve
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -33,10 +33,19 @@ test: venv
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
+## The fast tier while editing: no Spark session, nothing marked slow.
+test-fast: venv
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not spark and not slow"
+
 ## The slow tests only, including the soak tests the default run leaves out (e.g. 50 fresh
 ## processes that read a Delta table must all exit 0: the exit-abort check of issue 20).
 test-slow: venv
 	$(BIN)/python -m pytest -m slow
+
+## The docs check: every `textrepair` command and flag and every `make` target shown in README.md
+## and docs/*.md exists, and docs/configuration.md matches the settings.
+docs-check: venv
+	$(BIN)/python -m pytest -p no:cacheprovider tests/unit/test_docs_commands.py tests/unit/test_configdoc.py
 
 lint:
 	$(BIN)/ruff check src tests benchmarks
