@@ -37,9 +37,18 @@ variable "node_vm_size" {
 }
 
 variable "api_authorized_ip_ranges" {
-  description = "CIDRs allowed to reach the Kubernetes API server."
+  description = "Public IPv4 CIDRs of the operators and CI: they alone reach the Kubernetes API server, the Key Vault and the lake's public endpoint. The default is a documentation range (TEST-NET-3) that reaches nothing: set yours."
   type        = list(string)
   default     = ["203.0.113.0/24"]
+  validation {
+    # Storage network rules take /0-/30 or a bare address (main.tf trims "/32"), never /31, and
+    # an allow-all range would undo every firewall here.
+    condition = length(var.api_authorized_ip_ranges) > 0 && alltrue([
+      for cidr in var.api_authorized_ip_ranges :
+      can(cidrnetmask(cidr)) && !contains(["0", "31"], element(split("/", cidr), 1))
+    ])
+    error_message = "api_authorized_ip_ranges: one or more IPv4 CIDRs (a.b.c.d/n), none /0 or /31."
+  }
 }
 
 variable "tags" {
