@@ -42,8 +42,8 @@ test-fast: venv
 test-slow: venv
 	$(BIN)/python -m pytest -m slow
 
-## The docs check: every `textrepair` command and flag and every `make` target shown in README.md
-## and docs/*.md exists, and docs/configuration.md matches the settings.
+## The docs check: every `textrepair` command and flag, `make` target, named test and relative link
+## in README.md and docs/*.md exists, and docs/configuration.md matches the settings.
 docs-check: venv
 	$(BIN)/python -m pytest -p no:cacheprovider tests/unit/test_docs_commands.py tests/unit/test_configdoc.py
 

@@ -1,6 +1,6 @@
 """The docs name only what exists: every `textrepair` command and flag shown in README.md and
-docs/*.md is in the CLI, every `make` target is in the Makefile, and every test a page names as
-`tests/...py::test_name` is there.
+docs/*.md is in the CLI, every `make` target is in the Makefile, every test a page names as
+`tests/...py::test_name` is there, and every relative link (and its #anchor) resolves.
 
 Commands are read from fenced code blocks and inline code. A command starts a shell segment,
 after optional `VAR=value` assignments and `nice -n N` / `time`; `kubectl -n textrepair ...` is
@@ -186,6 +186,48 @@ def problems_in(pages: list[Path], makefile: Path) -> list[str]:
             elif test and not re.search(rf"^\s*(async )?def {test}\(", path.read_text(), re.M):
                 problems.append(f"{name}: {file} has no test {test}")
     return problems
+
+
+def heading_anchors(text: str) -> set[str]:
+    """The anchors GitHub gives a page's headings (lower case, punctuation dropped, - for space)."""
+    anchors: set[str] = set()
+    seen: dict[str, int] = {}
+    for line in FENCE.sub("", text).split("\n"):
+        heading = re.match(r"^#{1,6}\s+(.*)$", line)
+        if heading:
+            slug = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower()).replace(" ", "-")
+            anchors.add(f"{slug}-{seen[slug]}" if slug in seen else slug)
+            seen[slug] = seen.get(slug, 0) + 1
+    return anchors
+
+
+def broken_links(page: Path) -> list[str]:
+    problems = []
+    for link in re.finditer(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+        target = link.group(1)
+        if re.match(r"^[a-z]+:", target):
+            continue  # http(s), mailto: not checked here
+        file, _, anchor = target.partition("#")
+        dest = page.parent / file if file else page
+        if not dest.exists():
+            problems.append(f"{page.name}: link to a missing file: {target}")
+        elif anchor and dest.suffix == ".md" and anchor not in heading_anchors(dest.read_text()):
+            problems.append(f"{page.name}: link to a missing heading: {target}")
+    return problems
+
+
+def test_every_relative_link_and_anchor_resolves():
+    problems = [problem for page in PAGES for problem in broken_links(page)]
+    assert not problems, "\n".join(problems)
+
+
+def test_a_broken_link_is_reported(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# Real heading\n\n[a](#real-heading) [b](#gone) [c](nowhere.md)\n")
+    assert broken_links(page) == [
+        "page.md: link to a missing heading: #gone",
+        "page.md: link to a missing file: nowhere.md",
+    ]
 
 
 def test_every_command_flag_target_and_test_the_docs_show_exists():
