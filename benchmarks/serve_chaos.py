@@ -46,16 +46,36 @@ DIGITS_PER_LENGTH = 12  # fingerprints: (20 + i // 12 characters, i % 12 digits)
 
 def main() -> None:
     args = _parse()
+    context = {"started": _now(), "commit": _commit(), "load_at_start": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="serve-chaos-") as tmp:
         model = args.model or _random_model(Path(tmp) / "model")
         report = run(Path(tmp), model, args.requests, args.concurrency, args.timeout)
     report["command"] = " ".join([Path(sys.executable).name, *sys.argv])
+    report["context"] = {
+        **context, "finished": _now(), "load_at_end": os.getloadavg(), "cores": os.cpu_count(),
+    }  # fmt: skip
     _print(report)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
     sys.exit(0 if report["passed"] else 1)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+
+
+def _commit() -> str:
+    """HEAD, marked when the code under test (src/, benchmarks/) differs from it."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--", "src", "benchmarks")
+    return f"{head} + uncommitted changes in src/ or benchmarks/" if changed else head
 
 
 def _parse() -> argparse.Namespace:
@@ -365,6 +385,9 @@ class Server:
             "TEXTREPAIR_STORAGE__ROOT": str(tmp / "lake"),
             "TEXTREPAIR_MONITOR__SPILL_FILE": str(tmp / "spill" / "prediction_log.jsonl"),
             "TEXTREPAIR_MONITOR__FLUSH_ROWS": "20",
+            # A small memory cap, so that rows answered while the lake is down go to the spill
+            # file (past the cap) and the replay is exercised, not only the in-memory buffer.
+            "TEXTREPAIR_MONITOR__MAX_BUFFER_ROWS": "40",
             "TEXTREPAIR_MONITOR__FLUSH_SECONDS": "0.5",
             "TEXTREPAIR_MONITOR__RETRY_MIN_SECONDS": "0.2",
             "TEXTREPAIR_MONITOR__RETRY_MAX_SECONDS": "2",
