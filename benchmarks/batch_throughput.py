@@ -28,7 +28,7 @@ from pathlib import Path
 
 from mutation_throughput import build_rows
 from textrepair.config import SparkConfig, load_settings
-from textrepair.mutations import Mutator, row_rng
+from textrepair.data.mutations import Mutator, row_rng
 from textrepair.scoring import resolve_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +72,7 @@ def run_direct(model, rows, chunk: int) -> tuple[float, dict[str, str]]:
 
 
 def run_spark(model, rows, cores: int, chunk: int, repeats: int) -> dict:
-    from textrepair.spark import get_spark
+    from textrepair.data.spark import get_spark
     from textrepair.stages.batch import score_frame
 
     started = time.perf_counter()
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = damaged_rows(args.rows, settings.mutation_profiles["default"])
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         if args.model and args.model.startswith("models:"):
-            from textrepair.tracking import configure_mlflow
+            from textrepair.lifecycle.tracking import configure_mlflow
 
             configure_mlflow(settings.mlflow)
         source = args.model or random_model(args.size, Path(tmp))

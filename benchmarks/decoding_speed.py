@@ -32,7 +32,9 @@ from pathlib import Path
 import torch
 
 from textrepair.config import load_settings
-from textrepair.corpus import kjv_path
+from textrepair.data.corpus import kjv_path
+from textrepair.data.mutations import Mutator, row_rng
+from textrepair.data.segment import windows
 from textrepair.model.families import (
     ModelConfig,
     build_model,
@@ -42,8 +44,6 @@ from textrepair.model.families import (
     save_model,
 )
 from textrepair.model.repairer import Repairer
-from textrepair.mutations import Mutator, row_rng
-from textrepair.segment import windows
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "decoding_speed.json"

@@ -25,7 +25,7 @@ def random_edit_model(path: Path, size: str = "small", dtype: str = "auto") -> P
     """
     import torch
 
-    from textrepair.corpus import kjv_path
+    from textrepair.data.corpus import kjv_path
     from textrepair.model.families import ModelConfig, build_model, save_model
 
     verses = [json.loads(line)["text"] for line in kjv_path().read_text().splitlines()[:200]]

@@ -27,7 +27,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from textrepair.config import MutationSpec, SparkConfig, load_settings
-from textrepair.mutations import Mutator, row_rng
+from textrepair.data.mutations import Mutator, row_rng
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "mutation_throughput.json"
@@ -127,7 +127,7 @@ def run_spark(
 ) -> dict[str, object]:
     from pyspark.sql import functions as F
 
-    from textrepair.spark import get_spark, spark_schema
+    from textrepair.data.spark import get_spark, spark_schema
 
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     started = time.perf_counter()

@@ -298,7 +298,7 @@ def _metrics(url: str) -> dict[str, float]:
 
 
 def _logged(lake: Path) -> Counter:
-    from textrepair.predlog import read_window
+    from textrepair.monitoring.predlog import read_window
 
     frame = read_window(str(lake / "prediction_log"))
     return Counter(

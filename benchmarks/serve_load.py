@@ -93,7 +93,7 @@ def _parse() -> argparse.Namespace:
 def _texts(count: int) -> list[str]:
     """`count` different 100-character variants of SENTENCE, damaged by the default profile."""
     from textrepair.config import load_settings
-    from textrepair.mutations import mutate_text
+    from textrepair.data.mutations import mutate_text
 
     profile = load_settings(ROOT / "params.yaml").mutation_profiles["default"]
     texts = [mutate_text(SENTENCE, profile, seed=seed)[0] for seed in range(count)]

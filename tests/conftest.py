@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def spark() -> Iterator[SparkSession]:
     """One small local Spark session for the whole test run (start-up costs seconds)."""
     from textrepair.config import SparkConfig
-    from textrepair.spark import get_spark
+    from textrepair.data.spark import get_spark
 
     session = get_spark(
         SparkConfig(
@@ -36,7 +36,7 @@ def spark() -> Iterator[SparkSession]:
 def hanging_lake(monkeypatch) -> threading.Event:
     """Delta appends of the prediction log wait until the returned event is set: a lake that
     hangs. Set it to let the commits through."""
-    from textrepair import tables
+    from textrepair.data import tables
 
     release = threading.Event()
     append = tables.append_arrow_once

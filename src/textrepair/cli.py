@@ -58,7 +58,7 @@ def mutate(
     params: ParamsOption = None,
 ) -> None:
     """Damage TEXT with a mutation profile and print the corrupted text."""
-    from textrepair.mutations import mutate_text
+    from textrepair.data.mutations import mutate_text
 
     settings = _settings(params)
     if profile not in settings.mutation_profiles:
@@ -87,7 +87,7 @@ ReportsOption = Annotated[
 
 def _spark(settings: Settings):
     """The command's Spark session as a context manager: stopped when the command ends."""
-    from textrepair.spark import spark_session
+    from textrepair.data.spark import spark_session
 
     return spark_session(settings.spark)
 
@@ -138,8 +138,8 @@ def corrupt(
     reports_dir: ReportsOption = Path("reports"),
 ) -> None:
     """Gold: corrupt silver with the mutation engine, split, and write the data report."""
-    from textrepair import tables
-    from textrepair.datareport import build_report, length_histogram, write_report
+    from textrepair.data import tables
+    from textrepair.data.datareport import build_report, length_histogram, write_report
     from textrepair.reports import write_metrics
     from textrepair.stages.corrupt import run_corrupt
 
@@ -308,10 +308,10 @@ def release(
     """Package the last trained and evaluated model as a release with a model card."""
     from mlflow import MlflowClient
 
+    from textrepair.lifecycle.release import ReleaseError, build_release
+    from textrepair.lifecycle.tracking import configure_mlflow
     from textrepair.model.edit_train import VALIDATION_FILE
-    from textrepair.release import ReleaseError, build_release
     from textrepair.stages.train import CURVES_FILE, TrainRun
-    from textrepair.tracking import configure_mlflow
 
     settings = _settings(params)
     output_dir = Path(settings.train_output_dir)
@@ -414,8 +414,8 @@ def _champion_uri(settings: Settings) -> str:
 
 
 def _load_repairer(settings: Settings, model: str | None):
+    from textrepair.lifecycle.tracking import configure_mlflow
     from textrepair.model.pyfunc import load_repairer
-    from textrepair.tracking import configure_mlflow
 
     configure_mlflow(settings.mlflow)
     source = model or _champion_uri(settings)
@@ -499,10 +499,10 @@ def promote(
     """Make a version @challenger; it becomes @champion only if it measurably wins."""
     from mlflow import MlflowClient
 
-    from textrepair.registry import AlreadyChampionError, RegistryError
-    from textrepair.registry import promote as promote_version
+    from textrepair.lifecycle.registry import AlreadyChampionError, RegistryError
+    from textrepair.lifecycle.registry import promote as promote_version
+    from textrepair.lifecycle.tracking import configure_mlflow
     from textrepair.stages.train import version_scorer
-    from textrepair.tracking import configure_mlflow
 
     settings = _settings(params)
     configure_mlflow(settings.mlflow)
@@ -525,9 +525,9 @@ def rollback(params: ParamsOption = None) -> None:
     """Give @champion back to the previous champion."""
     from mlflow import MlflowClient
 
-    from textrepair.registry import RegistryError
-    from textrepair.registry import rollback as rollback_champion
-    from textrepair.tracking import configure_mlflow
+    from textrepair.lifecycle.registry import RegistryError
+    from textrepair.lifecycle.registry import rollback as rollback_champion
+    from textrepair.lifecycle.tracking import configure_mlflow
 
     settings = _settings(params)
     configure_mlflow(settings.mlflow)
@@ -548,9 +548,9 @@ def _champion_repair(settings: Settings) -> Callable[[list[str]], list[str]] | N
     """The champion as a texts -> texts function, or None (said on stderr) if there is none."""
     from mlflow.exceptions import MlflowException
 
+    from textrepair.lifecycle.tracking import configure_mlflow
     from textrepair.model.families import ModelLoadError
     from textrepair.model.pyfunc import load_repairer
-    from textrepair.tracking import configure_mlflow
 
     uri = _champion_uri(settings)
     try:
@@ -585,8 +585,13 @@ def monitor(
     Exit status: 0 no drift (or drift without --fail-on-drift); 1 no verdict possible (no log,
     an empty window or no gold); 3 drift with --fail-on-drift; 4 too few rows to judge.
     """
-    from textrepair.monitor import STATUS_DRIFT, STATUS_TOO_FEW, MonitorError, run_monitor
-    from textrepair.monitor import write_report as write_monitor_report
+    from textrepair.monitoring.monitor import (
+        STATUS_DRIFT,
+        STATUS_TOO_FEW,
+        MonitorError,
+        run_monitor,
+    )
+    from textrepair.monitoring.monitor import write_report as write_monitor_report
 
     settings = _settings(params)
     repair = _champion_repair(settings) if settings.monitor.reference_rows else None
@@ -714,8 +719,8 @@ def export(
 # ------------------------------------------------------------------ batch and streaming scoring
 def _scoring_model(settings: Settings, model: str | None):
     """The model pinned for a Spark job: a directory, or a registry URI resolved to a version."""
+    from textrepair.lifecycle.tracking import configure_mlflow
     from textrepair.scoring import resolve_model
-    from textrepair.tracking import configure_mlflow
 
     source = model or _champion_uri(settings)
     if "://" in source or source.startswith("models:"):

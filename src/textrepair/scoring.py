@@ -163,7 +163,7 @@ def log_scored(
 ) -> None:
     """One prediction-log commit for a scored frame (PREDICTION_SCHEMA columns): lengths and
     rates only, never the text; each row gets the average latency `seconds / rows`."""
-    from textrepair.predlog import append_predictions, rows_from_predictions
+    from textrepair.monitoring.predlog import append_predictions, rows_from_predictions
 
     columns = scored.select("input", "repaired", "edits", "model_version").toArrow()
     rows = rows_from_predictions(columns, seconds, path)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from textrepair.tables import write_arrow
+from textrepair.data.tables import write_arrow
 
 pytestmark = [pytest.mark.slow, pytest.mark.soak]
 
@@ -23,7 +23,7 @@ RUNS = 50
 # What the stages do with a table: the latest version, one version back, a few columns.
 READER = """
 import sys
-from textrepair import tables
+from textrepair.data import tables
 uri = sys.argv[1]
 assert tables.read_arrow(uri).num_rows == 300
 assert tables.read_arrow(uri, version=0, columns=["text", "id"]).num_rows == 100

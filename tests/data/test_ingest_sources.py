@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from textrepair import tables
+from textrepair.data import tables
 from textrepair.stages.ingest import BRONZE_SCHEMA, run_ingest
 
 

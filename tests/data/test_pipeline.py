@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from textrepair import tables
-from textrepair.mutations import Mutation, restore
+from textrepair.data import tables
+from textrepair.data.mutations import Mutation, restore
 from textrepair.stages.clean import run_clean
 from textrepair.stages.corrupt import corrupt_frame, run_corrupt, split_of
 from textrepair.stages.ingest import run_ingest
@@ -150,7 +150,7 @@ def test_time_travel_reads_the_previous_gold(spark, settings):
 
 
 def test_silver_validation_rejects_out_of_range_rows(spark, settings):
-    from textrepair.quality import DataQualityError, validate_silver
+    from textrepair.data.quality import DataQualityError, validate_silver
 
     bad = spark.createDataFrame(
         [("x" * 20, "tiny", 4, "d", "user")],

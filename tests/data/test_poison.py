@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from poison_corpus import MAX_FILE_BYTES, MAX_LINE_BYTES, write_poison_corpus
 
-from textrepair import corpus, tables
 from textrepair.config import CorpusConfig
-from textrepair.corpus import discover, read_documents
+from textrepair.data import corpus, tables
+from textrepair.data.corpus import discover, read_documents
 from textrepair.stages.clean import run_clean
 from textrepair.stages.ingest import run_ingest
 

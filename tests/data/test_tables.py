@@ -1,4 +1,4 @@
-"""Delta table I/O (textrepair.tables) on temporary paths, in delta-rs mode (no connector jars)."""
+"""Delta table I/O (textrepair.data.tables) on temporary paths, in delta-rs mode (no jars)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from textrepair import tables
-from textrepair.tables import (
+from textrepair.data import tables
+from textrepair.data.tables import (
     TableNotFoundError,
     delete_rows,
     read_arrow,

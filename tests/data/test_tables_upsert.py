@@ -1,10 +1,10 @@
-"""Idempotent writes of textrepair.tables: merge on a key, and append-once per transaction."""
+"""Idempotent writes of textrepair.data.tables: merge on a key, and append-once per transaction."""
 
 from __future__ import annotations
 
 import pytest
 
-from textrepair.tables import append_once, committed_transaction, merge_table, read_arrow
+from textrepair.data.tables import append_once, committed_transaction, merge_table, read_arrow
 
 pytestmark = pytest.mark.spark
 

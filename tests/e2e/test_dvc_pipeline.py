@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from textrepair import tables
+from textrepair.data import tables
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from textrepair import tables
 from textrepair.config import Settings, read_params
+from textrepair.data import tables
 from textrepair.stages.corrupt import GOLD_SCHEMA, corrupt_rows
 
 REPO_PARAMS = Path(__file__).parents[2] / "params.yaml"
@@ -121,7 +121,7 @@ def damaged_texts() -> list[str]:
     import random
 
     from textrepair.config import MutationSpec
-    from textrepair.mutations import Mutator, row_rng
+    from textrepair.data.mutations import Mutator, row_rng
 
     n, seed = 24, 7
     rng = random.Random(seed)

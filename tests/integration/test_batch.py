@@ -14,14 +14,14 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from textrepair import tables
 from textrepair.cli import app
 from textrepair.config import Settings
+from textrepair.data import tables
+from textrepair.lifecycle.tracking import configure_mlflow
 from textrepair.model.pyfunc import log_repairer
 from textrepair.model.repairer import Edit, Repairer, apply_edits
 from textrepair.scoring import PREDICTION_SCHEMA, resolve_model
 from textrepair.stages.batch import run_batch
-from textrepair.tracking import configure_mlflow
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -26,8 +26,8 @@ import pytest
 from mlflow import MlflowClient
 
 from textrepair.config import MlflowConfig, RegistryConfig
-from textrepair.registry import CHALLENGER, CHAMPION, promote
-from textrepair.tracking import configure_mlflow
+from textrepair.lifecycle.registry import CHALLENGER, CHAMPION, promote
+from textrepair.lifecycle.tracking import configure_mlflow
 
 pytestmark = pytest.mark.slow
 

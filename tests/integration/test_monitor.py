@@ -17,13 +17,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from textrepair import tables
 from textrepair.cli import app
 from textrepair.config import Settings, read_params
+from textrepair.data import tables
+from textrepair.data.mutations import mutate_text
 from textrepair.model.repairer import RepairResult, compute_edits
-from textrepair.monitor import FEATURES
-from textrepair.mutations import mutate_text
-from textrepair.predlog import append_predictions, log_uri, prediction_rows
+from textrepair.monitoring.monitor import FEATURES
+from textrepair.monitoring.predlog import append_predictions, log_uri, prediction_rows
 from textrepair.stages.corrupt import GOLD_SCHEMA, corrupt_rows
 
 pytestmark = pytest.mark.slow
@@ -168,7 +168,7 @@ def test_a_log_without_gold_is_a_clear_error(project, tmp_path):
 def test_the_champion_is_the_reference_for_what_the_model_does(project):
     """A model that changes nothing, on traffic like its training data: against gold's true damage
     its damage_rate drifts; against its own output on gold/validation it does not."""
-    from textrepair.monitor import run_monitor
+    from textrepair.monitoring.monitor import run_monitor
 
     settings, held = project
     _log(settings, [(row["corrupted"], row["corrupted"]) for row in held])

@@ -20,10 +20,10 @@ import pyarrow as pa
 import pytest
 from pyspark.sql import SparkSession
 
-from textrepair import tables
 from textrepair.config import Settings
+from textrepair.data import tables
 from textrepair.model.repairer import Repairer
-from textrepair.predlog import log_uri, read_window
+from textrepair.monitoring.predlog import log_uri, read_window
 from textrepair.scoring import ScoringModel, resolve_model
 from textrepair.stages.batch import run_batch
 from textrepair.stages.stream import StreamPaths, run_stream, write_landing_file

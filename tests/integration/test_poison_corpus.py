@@ -14,8 +14,8 @@ from stream_poison_corpus import (
     build_poison_corpus,
 )
 
-from textrepair import tables
 from textrepair.config import Settings
+from textrepair.data import tables
 from textrepair.scoring import resolve_model
 from textrepair.stages.clean import run_clean
 from textrepair.stages.ingest import run_ingest

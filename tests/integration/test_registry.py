@@ -7,8 +7,15 @@ import pytest
 from mlflow import MlflowClient
 
 from textrepair.config import MlflowConfig, RegistryConfig
-from textrepair.registry import CHALLENGER, CHAMPION, RegistryError, decide, promote, rollback
-from textrepair.tracking import configure_mlflow
+from textrepair.lifecycle.registry import (
+    CHALLENGER,
+    CHAMPION,
+    RegistryError,
+    decide,
+    promote,
+    rollback,
+)
+from textrepair.lifecycle.tracking import configure_mlflow
 
 CONFIG = RegistryConfig(model_name="textrepair-test", cer_margin=0.02, max_broken_rate=0.005)
 

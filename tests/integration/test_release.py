@@ -15,11 +15,11 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from textrepair import release as release_module
 from textrepair.cli import app
 from textrepair.config import Settings
+from textrepair.lifecycle import release as release_module
+from textrepair.lifecycle.release import model_card
 from textrepair.model.families import read_manifest
-from textrepair.release import model_card
 
 pytestmark = pytest.mark.slow
 

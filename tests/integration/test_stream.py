@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from textrepair import tables
 from textrepair.config import Settings
+from textrepair.data import tables
 from textrepair.scoring import resolve_model
 from textrepair.stages.stream import (
     ExactlyOnceSink,

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 import textrepair
-from textrepair import tables
+from textrepair.data import tables
 from textrepair.stages.stream import write_landing_file
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]

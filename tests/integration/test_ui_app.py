@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from ui_project import write_project, write_tiny_model
 
-from textrepair import tables
+from textrepair.data import tables
 from textrepair.ui import APP_SCRIPT
 
 pytestmark = pytest.mark.slow

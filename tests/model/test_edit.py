@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from textrepair.config import ModelConfig, MutationSpec, TrainConfig, load_settings
+from textrepair.data.mutations import Mutation, Mutator
 from textrepair.model.edit import (
     DROP,
     KEEP,
@@ -34,7 +35,6 @@ from textrepair.model.edit_train import (
 )
 from textrepair.model.families import ModelLoadError, build_model, load_model, save_model
 from textrepair.model.repairer import Repairer
-from textrepair.mutations import Mutation, Mutator
 
 TYPES = ("deletion", "substitution", "insertion", "duplication", "reversal")
 TEXT = st.text(alphabet=st.sampled_from("abcdefgh XYZ,.éß漢😀"), min_size=1, max_size=60)

@@ -11,6 +11,7 @@ import torch
 from tiny_models import local_base_config, perturb_lora
 from transformers import AutoTokenizer
 
+from textrepair.lifecycle.release import drop_base_tokenizer
 from textrepair.model.families import (
     MANIFEST,
     build_model,
@@ -19,7 +20,6 @@ from textrepair.model.families import (
     merge_adapter,
     save_model,
 )
-from textrepair.release import drop_base_tokenizer
 
 
 def _saved_adapter(tmp_path):

@@ -300,7 +300,7 @@ def test_the_api_key_can_come_from_a_mounted_secret_file(tmp_path, tiny_repairer
 
 
 def test_answers_go_to_the_prediction_log_and_drift_gauges_are_exposed(tmp_path, tiny_repairer):
-    from textrepair.predlog import log_uri, read_window
+    from textrepair.monitoring.predlog import log_uri, read_window
 
     settings = serve_settings(tmp_path, drift_report=str(tmp_path / "monitor.json"))
     with running(create_app(settings, repairer=tiny_repairer)) as url:

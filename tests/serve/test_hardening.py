@@ -125,7 +125,7 @@ def test_a_long_request_id_is_cut(tmp_path, tiny_repairer):
 
 
 def test_a_hanging_lake_stalls_neither_answers_nor_health(tmp_path, tiny_repairer, hanging_lake):
-    from textrepair.predlog import log_uri, read_window
+    from textrepair.monitoring.predlog import log_uri, read_window
 
     settings = serve_settings(tmp_path)
     settings = settings.model_copy(

@@ -12,10 +12,10 @@ import requests
 from mlflow import MlflowClient
 from servers import running, serve_settings, wait_until
 
+from textrepair.lifecycle.tracking import configure_mlflow
 from textrepair.model.pyfunc import ARTIFACT_KEY, load_repairer
 from textrepair.scoring import resolve_model, worker_repairer
 from textrepair.serve.app import create_app
-from textrepair.tracking import configure_mlflow
 
 pytestmark = pytest.mark.slow
 SOURCE = "models:/textrepair@champion"

@@ -21,8 +21,8 @@ from servers import free_port, serve_settings, wait_until
 from typer.testing import CliRunner
 
 from textrepair.cli import app
+from textrepair.lifecycle.tracking import configure_mlflow
 from textrepair.model.pyfunc import log_repairer
-from textrepair.tracking import configure_mlflow
 
 pytestmark = pytest.mark.slow
 KEY = "process-key"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from textrepair.baselines import (
+from textrepair.lifecycle.baselines import (
     SymSpellBaseline,
     align_groups,
     bundled_dictionaries,
@@ -12,7 +12,7 @@ from textrepair.baselines import (
     split_words,
     transfer_case,
 )
-from textrepair.evaluation import cer
+from textrepair.lifecycle.evaluation import cer
 
 CLEAN_ENGLISH = [
     "The quick brown fox jumps over the lazy dog.",

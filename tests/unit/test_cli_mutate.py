@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from textrepair.cli import app
 from textrepair.config import load_settings
-from textrepair.mutations import Mutation, restore
+from textrepair.data.mutations import Mutation, restore
 
 PARAMS = Path(__file__).parents[2] / "params.yaml"
 PROFILE_NAMES = sorted(load_settings(PARAMS).mutation_profiles)

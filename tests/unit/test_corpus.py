@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from textrepair.config import CorpusConfig
-from textrepair.corpus import (
+from textrepair.data.corpus import (
     Discovery,
     Document,
     SourceFile,

@@ -277,7 +277,7 @@ def test_a_name_that_does_not_exist_is_reported(tmp_path, snippet, problem):
         "```bash\ntextrepair stream --landing data/stream/landing \\\n  --checkpoint x  # run\n```",
         "`TEXTREPAIR_SPARK__MASTER=local[2] textrepair data`",
         "`kubectl -n textrepair create secret generic textrepair-api-key`",
-        "`textrepair.tables` and `~/.cache/textrepair`",
+        "`textrepair.data.tables` and `~/.cache/textrepair`",
         "`make serve MODEL=build/model`",
         "`textrepair monitor --fail-on-drift || { dvc repro && textrepair promote; }`",
         "`textrepair evaluate --model PATH_OR_URI`",

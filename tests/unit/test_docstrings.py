@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from textrepair.config import CorpusConfig
-from textrepair.corpus import (
+from textrepair.data.corpus import (
     BUILTINS,
     discover,
     package_docstrings,

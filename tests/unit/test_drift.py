@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from textrepair.drift import Thresholds, compare, feature_drift, psi
-from textrepair.drift_metrics import register_drift_gauges
-from textrepair.textfeatures import char_class_shares, damage_rate
+from textrepair.monitoring.drift import Thresholds, compare, feature_drift, psi
+from textrepair.monitoring.drift_metrics import register_drift_gauges
+from textrepair.monitoring.textfeatures import char_class_shares, damage_rate
 
 
 def test_psi_is_near_zero_for_the_same_distribution_and_large_for_a_shift():

@@ -7,9 +7,10 @@ import random
 
 import pytest
 
-from textrepair.baselines import identity
 from textrepair.config import MutationSpec, MutationType
-from textrepair.evaluation import (
+from textrepair.data.mutations import Mutator, row_rng
+from textrepair.lifecycle.baselines import identity
+from textrepair.lifecycle.evaluation import (
     METRICS,
     EvalConfig,
     bucket_names,
@@ -26,7 +27,6 @@ from textrepair.evaluation import (
     wer,
     write_report,
 )
-from textrepair.mutations import Mutator, row_rng
 
 TYPES = [t.value for t in MutationType]
 MAIN_PROFILE = {t: MutationSpec(rate=2.0, mean_length=2.0, max_length=6) for t in MutationType}

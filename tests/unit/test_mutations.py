@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from textrepair.config import MutationSpec, MutationType, load_settings
-from textrepair.mutations import (
+from textrepair.data.mutations import (
     Mutation,
     Mutator,
     apply,

@@ -10,9 +10,9 @@ import time
 import pyarrow as pa
 import pytest
 
-from textrepair import tables
+from textrepair.data import tables
 from textrepair.model.repairer import RepairResult, compute_edits
-from textrepair.predlog import (
+from textrepair.monitoring.predlog import (
     PREDICTION_LOG_SCHEMA,
     PredictionLogWriter,
     append_predictions,
@@ -214,7 +214,7 @@ def test_rows_that_cannot_be_spilled_are_counted_as_dropped(tmp_path):
 
 
 def test_a_batch_that_landed_before_a_crash_is_not_replayed_twice(tmp_path):
-    from textrepair.predlog_spill import SpilledBatch, SpillFile
+    from textrepair.monitoring.predlog_spill import SpilledBatch, SpillFile
 
     uri = str(tmp_path / "log")
     landed, untried = _rows(3), _rows(4)

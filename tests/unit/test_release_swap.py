@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from textrepair import release
 from textrepair.dirswap import replace_dir
-from textrepair.release import build_release
+from textrepair.lifecycle import release
+from textrepair.lifecycle.release import build_release
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from textrepair.segment import (
+from textrepair.data.segment import (
     has_control_chars,
     letter_ratio,
     longest_line_bytes,

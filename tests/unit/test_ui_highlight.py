@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from textrepair.config import MutationSpec
+from textrepair.data.mutations import Mutation, Mutator, apply, row_rng
 from textrepair.model.repairer import compute_edits
-from textrepair.mutations import Mutation, Mutator, apply, row_rng
 from textrepair.ui.backend import corrupt, custom_profile
 from textrepair.ui.highlight import (
     classify_edit,

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textrepair.mutations import NOISE_ALPHABET, Mutation
+from textrepair.data.mutations import NOISE_ALPHABET, Mutation
 
 KEEP, DROP, REVERSED, REPLACED = range(4)
 ACTIONS = ("keep", "drop", "reversed", "replaced")

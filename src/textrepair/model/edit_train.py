@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from rapidfuzz.distance import Levenshtein
 
 from textrepair.config import ModelConfig, TrainConfig
+from textrepair.data.mutations import Mutation, Mutator, damage_or_keep
 from textrepair.model.edit import (
     ACTIONS,
     MASK,
@@ -40,7 +41,6 @@ from textrepair.model.edit import (
     pad_rows,
 )
 from textrepair.model.train import TrainResult
-from textrepair.mutations import Mutation, Mutator, damage_or_keep
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ import torch
 from rapidfuzz.distance import Levenshtein
 
 from textrepair.config import PROMPT
+from textrepair.data.segment import CLAUSE_END, SENTENCE_END
 from textrepair.model.decoding import copy_greedy
 from textrepair.model.families import (
     EOS_ID,
@@ -35,7 +36,6 @@ from textrepair.model.families import (
     load_model,
     utf8,
 )
-from textrepair.segment import CLAUSE_END, SENTENCE_END
 
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 # A line's content: non-space runs joined by horizontal whitespace.

@@ -23,8 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
 from textrepair.config import ServeConfig, Settings
-from textrepair.drift_metrics import register_drift_gauges
-from textrepair.predlog import PredictionLogWriter, prediction_rows
+from textrepair.monitoring.drift_metrics import register_drift_gauges
+from textrepair.monitoring.predlog import PredictionLogWriter, prediction_rows
 from textrepair.serve.batcher import DeadlineExceededError, MicroBatcher, QueueFullError
 from textrepair.serve.errors import ApiError, install_handlers
 from textrepair.serve.inference import predict

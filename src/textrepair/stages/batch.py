@@ -18,11 +18,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-from textrepair import tables
 from textrepair.config import Settings
-from textrepair.predlog import log_uri
+from textrepair.data import tables
+from textrepair.data.spark import spark_schema
+from textrepair.monitoring.predlog import log_uri
 from textrepair.scoring import PREDICTION_SCHEMA, ScoringModel, log_scored, score_batches
-from textrepair.spark import spark_schema
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ import pyarrow as pa
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from textrepair import quality, tables
 from textrepair.config import Settings, SilverConfig
-from textrepair.segment import longest_line_bytes, normalise, windows
-from textrepair.spark import spark_schema
+from textrepair.data import quality, tables
+from textrepair.data.segment import longest_line_bytes, normalise, windows
+from textrepair.data.spark import spark_schema
 
 log = logging.getLogger(__name__)
 

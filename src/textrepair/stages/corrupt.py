@@ -18,10 +18,10 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from textrepair import tables
 from textrepair.config import GoldConfig, Settings
-from textrepair.mutations import Mutator, damage_or_keep, row_rng
-from textrepair.spark import spark_schema
+from textrepair.data import tables
+from textrepair.data.mutations import Mutator, damage_or_keep, row_rng
+from textrepair.data.spark import spark_schema
 
 log = logging.getLogger(__name__)
 

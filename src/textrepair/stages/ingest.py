@@ -20,10 +20,10 @@ from pathlib import Path
 import pyarrow as pa
 from pyspark.sql import SparkSession
 
-from textrepair import tables
 from textrepair.config import CorpusConfig, Settings
-from textrepair.corpus import BUILTINS, SourceFile, discover, read_documents, source_version
-from textrepair.spark import spark_schema
+from textrepair.data import tables
+from textrepair.data.corpus import BUILTINS, SourceFile, discover, read_documents, source_version
+from textrepair.data.spark import spark_schema
 
 log = logging.getLogger(__name__)
 

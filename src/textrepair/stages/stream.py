@@ -36,9 +36,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from textrepair import tables
 from textrepair.config import Settings, StreamConfig
-from textrepair.predlog import log_uri
+from textrepair.data import tables
+from textrepair.data.spark import spark_schema
+from textrepair.monitoring.predlog import log_uri
 from textrepair.scoring import (
     PREDICTION_SCHEMA,
     ScoringModel,
@@ -46,7 +47,6 @@ from textrepair.scoring import (
     predict_frame,
     worker_repairer,
 )
-from textrepair.spark import spark_schema
 
 log = logging.getLogger(__name__)
 

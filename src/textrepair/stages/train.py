@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textrepair import tables
 from textrepair.config import ModelConfig, Settings, TrainConfig
+from textrepair.data import tables
 from textrepair.reports import REPORTS_DIR
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def damaged_copies(
     Drawn like gold's own damage (main profile, clean fraction), but copy k of a row is seeded
     with (seed, row id, "profile#k"), so no copy repeats gold's damage or another copy's.
     """
-    from textrepair.mutations import Mutator, damage_or_keep, row_rng
+    from textrepair.data.mutations import Mutator, damage_or_keep, row_rng
 
     gold = settings.gold
     mutator = Mutator(settings.mutation_profiles[gold.profile])
@@ -95,7 +95,7 @@ def damaged_copies(
 
 def evaluation_rows(rows: list[dict[str, Any]], per_set: int) -> list[dict[str, Any]]:
     """Test rows, at most `per_set` of each profile shared by source, to bound evaluation time."""
-    from textrepair.evaluation import sample_test_rows
+    from textrepair.lifecycle.evaluation import sample_test_rows
 
     return [dict(row) for row in sample_test_rows(rows, per_set)]
 
@@ -112,7 +112,7 @@ def evaluate_repairer(
     Each model directory in `compare` is evaluated on the same rows as one more system, named
     after its directory (e.g. the previous release beside a new model).
     """
-    from textrepair.evaluation import (
+    from textrepair.lifecycle.evaluation import (
         build_report,
         default_baselines,
         plot_cer_by_type,
@@ -137,7 +137,7 @@ def version_scorer(settings: Settings) -> Any:
     """
     from mlflow import MlflowClient
 
-    from textrepair.evaluation import evaluate_system
+    from textrepair.lifecycle.evaluation import evaluate_system
     from textrepair.model.pyfunc import load_repairer
 
     name = settings.registry.model_name
@@ -168,7 +168,7 @@ def version_scorer(settings: Settings) -> Any:
 
 def test_set_fingerprint(settings: Settings) -> str | None:
     """Names the evaluation rows: gold's DVC hash, main profile, row cap (None: hash unknown)."""
-    from textrepair.tracking import data_version
+    from textrepair.lifecycle.tracking import data_version
 
     version = data_version()
     if version == "unknown":
@@ -198,7 +198,7 @@ def _predict_fn(repairer: Any) -> Any:
 
 
 def _eval_config(settings: Settings) -> Any:
-    from textrepair.evaluation import EvalConfig
+    from textrepair.lifecycle.evaluation import EvalConfig
 
     return EvalConfig(
         main_profile=settings.gold.profile,
@@ -216,8 +216,8 @@ def run_train(settings: Settings, *, resume: bool = False, from_scratch: bool = 
         return adopt_release(settings, Path(settings.train.release))
     import mlflow
 
-    from textrepair.evaluation import plot_training_curves
-    from textrepair.tracking import configure_mlflow, data_version, git_commit
+    from textrepair.lifecycle.evaluation import plot_training_curves
+    from textrepair.lifecycle.tracking import configure_mlflow, data_version, git_commit
 
     rows = gold_rows(settings, ("train", "validation"))
     profile = settings.gold.profile
@@ -310,8 +310,8 @@ def _fit_edit(
     resume: bool,
     on_metrics: Callable[[dict[str, float], int], None] | None,
 ) -> TrainResult:
+    from textrepair.data.mutations import Mutator
     from textrepair.model.edit_train import train_edit_model, validation_examples
-    from textrepair.mutations import Mutator
 
     profile = settings.gold.profile
     clean_windows = [r["clean"] for r in profile_rows(rows, "train", profile)]
@@ -335,10 +335,10 @@ def adopt_release(settings: Settings, release: Path) -> TrainRun:
     register stages then measure and register it like any trained model."""
     import mlflow
 
+    from textrepair.lifecycle.release import CURVES_FILE as RELEASE_CURVES
+    from textrepair.lifecycle.release import RELEASE_EXTRAS
+    from textrepair.lifecycle.tracking import configure_mlflow, data_version, git_commit
     from textrepair.model.families import read_manifest
-    from textrepair.release import CURVES_FILE as RELEASE_CURVES
-    from textrepair.release import RELEASE_EXTRAS
-    from textrepair.tracking import configure_mlflow, data_version, git_commit
 
     manifest = read_manifest(release)  # a clear error if the release is missing or not a model
     output_dir = Path(settings.train_output_dir)
@@ -379,8 +379,8 @@ def run_evaluate_trained(
     """Evaluate the last trained model (beside `compare`) and log the report to its run."""
     import mlflow
 
+    from textrepair.lifecycle.tracking import configure_mlflow
     from textrepair.model.repairer import Repairer
-    from textrepair.tracking import configure_mlflow
 
     trained = TrainRun.load(Path(settings.train_output_dir))
     rows = evaluation_rows(gold_rows(settings, ("test",)), settings.evaluate.max_rows_per_set)
@@ -402,9 +402,9 @@ def run_register(settings: Settings, reports_dir: Path = REPORTS_DIR) -> str:
     """Log the last trained model as a pyfunc in its run and register a new version."""
     import mlflow
 
+    from textrepair.lifecycle.tracking import configure_mlflow
     from textrepair.model.pyfunc import log_repairer
     from textrepair.reports import write_metrics
-    from textrepair.tracking import configure_mlflow
 
     trained = TrainRun.load(Path(settings.train_output_dir))
     configure_mlflow(settings.mlflow)

@@ -112,8 +112,8 @@ def run_tune(settings: Settings, tune: TuneConfig, reports_dir: Path = REPORTS_D
     import mlflow
     import optuna
 
+    from textrepair.lifecycle.tracking import configure_mlflow, data_version, git_commit
     from textrepair.stages.train import _flat, gold_rows, profile_rows
-    from textrepair.tracking import configure_mlflow, data_version, git_commit
 
     rows = gold_rows(settings, ("train", "validation"))
     profile = settings.gold.profile

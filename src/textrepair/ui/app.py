@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from textrepair.config import MutationType, Settings, load_settings
-from textrepair.evaluation import cer
+from textrepair.lifecycle.evaluation import cer
 from textrepair.model.repairer import RepairResult, compute_edits
 from textrepair.ui import backend as bk
 from textrepair.ui import highlight as hl
@@ -47,7 +47,7 @@ def _samples(_settings: Settings, key: str) -> list[str]:
 def _symspell(dictionary: str | None) -> Any:
     from pathlib import Path
 
-    from textrepair.baselines import SymSpellBaseline
+    from textrepair.lifecycle.baselines import SymSpellBaseline
 
     return SymSpellBaseline(dictionary=Path(dictionary) if dictionary else None)
 

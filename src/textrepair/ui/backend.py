@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from textrepair.config import MutationSpec, MutationType, Settings
+from textrepair.data.mutations import Mutation, Mutator, row_rng
 from textrepair.model.repairer import Edit, RepairResult
-from textrepair.mutations import Mutation, Mutator, row_rng
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,8 @@ def make_backend(settings: Settings) -> ApiBackend | LocalBackend:
     """The API backend when ui.api_url is set, else the local model (BackendError if none)."""
     if settings.ui.api_url:
         return ApiBackend(settings.ui.api_url, settings.ui.timeout_seconds)
+    from textrepair.lifecycle.tracking import configure_mlflow
     from textrepair.model.pyfunc import load_repairer
-    from textrepair.tracking import configure_mlflow
 
     source = settings.ui.model or f"models:/{settings.registry.model_name}@champion"
     try:
@@ -116,13 +116,13 @@ def model_info(source: str) -> ModelInfo:
 def _alias_version(name: str, alias: str) -> str:
     from mlflow import MlflowClient
 
-    from textrepair.registry import alias_version
+    from textrepair.lifecycle.registry import alias_version
 
     return alias_version(MlflowClient(), name, alias) or "unknown"
 
 
 def _prediction_logger(settings: Settings) -> Callable:
-    from textrepair.predlog import append_predictions, log_uri, prediction_rows
+    from textrepair.monitoring.predlog import append_predictions, log_uri, prediction_rows
 
     def write(texts: list[str], results: list[RepairResult], latency: float, version: str) -> None:
         try:
@@ -164,7 +164,7 @@ def gold_samples(settings: Settings) -> list[str]:
     """Clean texts of the first `ui.sample_rows` gold/test rows (main profile), by id."""
     import pyarrow.compute as pc
 
-    from textrepair import tables
+    from textrepair.data import tables
 
     gold = tables.read_arrow(
         settings.lake_path("gold"),
@@ -182,7 +182,7 @@ def registry_versions(settings: Settings) -> list[dict[str, Any]]:
     """One row per registered version: aliases, run metrics (model.*) and promotion.* tags."""
     from mlflow import MlflowClient
 
-    from textrepair.tracking import configure_mlflow
+    from textrepair.lifecycle.tracking import configure_mlflow
 
     configure_mlflow(settings.mlflow)
     client, name = MlflowClient(), settings.registry.model_name

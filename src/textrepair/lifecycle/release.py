@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from textrepair.dirswap import replace_dir
-from textrepair.evaluation import render_markdown
+from textrepair.lifecycle.evaluation import render_markdown
 from textrepair.model.families import MANIFEST, TOKENIZER_FILES, read_manifest, resolve_base
 
 # A release is committed to git: keep it small (the limit is about 25 MB).

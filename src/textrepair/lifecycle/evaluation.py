@@ -277,7 +277,7 @@ def evaluate_system(
 
 def default_baselines() -> dict[str, PredictFn]:
     """identity and SymSpell (its dictionary loads on first use, not here)."""
-    from textrepair.baselines import SymSpellBaseline, identity
+    from textrepair.lifecycle.baselines import SymSpellBaseline, identity
 
     return {"identity": identity, "symspell": SymSpellBaseline()}
 

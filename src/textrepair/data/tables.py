@@ -1,9 +1,10 @@
 """Delta table I/O: the only module that knows how tables are committed and read.
 
-With Spark's Delta connector configured (`textrepair.spark.uses_delta_connector`), Spark reads and
-writes the tables itself. Otherwise (the default here: the connector's jars come from Maven, which
-we cannot reach) commits go through delta-rs (`deltalake`) and Spark reads the parquet files that
-are live in the requested table version. Time travel (`version=N`) works either way.
+With Spark's Delta connector configured (`textrepair.data.spark.uses_delta_connector`), Spark
+reads and writes the tables itself. Otherwise (the default here: the connector's jars come from
+Maven, which we cannot reach) commits go through delta-rs (`deltalake`) and Spark reads the
+parquet files that are live in the requested table version. Time travel (`version=N`) works
+either way.
 
 URIs may be plain paths, `file://`, `abfss://`, `s3a://` or `s3://`. `storage_options` are
 delta-rs credentials; in connector mode Spark takes its credentials from the Hadoop configuration.
@@ -27,7 +28,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StructType
 
-from textrepair.spark import uses_delta_connector
+from textrepair.data.spark import uses_delta_connector
 
 WriteMode = Literal["append", "overwrite"]
 

@@ -1,6 +1,6 @@
 """Drift statistics: population stability index and Kolmogorov–Smirnov, feature by feature.
 
-Pure functions over numbers; `textrepair.monitor` decides what the numbers are.
+Pure functions over numbers; `textrepair.monitoring.monitor` decides what the numbers are.
 
 - PSI = Σ (current% − reference%) · ln(current% / reference%) over bins cut at the reference's
   quantiles, so each bin holds about the same share of the reference. Empty bins get a small

@@ -25,7 +25,8 @@ Columns (PREDICTION_LOG_SCHEMA): `timestamp` (UTC), `path` (api|batch|stream|ui)
 `model_version`, `input_length` (characters), `edits` (count), `damage_rate` (Levenshtein
 distance input→output per input character: the model's estimate of the damage), `changed`,
 `latency_ms`, and the input's character-class shares `share_<letters|digits|spaces|punctuation|
-other>`. The text itself is never stored. Rows go through `textrepair.tables`, like every table.
+other>`. The text itself is never stored. Rows go through `textrepair.data.tables`, like every
+table.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from textrepair import tables
-from textrepair.predlog_spill import SpilledBatch, SpillFile
-from textrepair.textfeatures import CHAR_CLASSES, char_class_shares, damage_rate
+from textrepair.data import tables
+from textrepair.monitoring.predlog_spill import SpilledBatch, SpillFile
+from textrepair.monitoring.textfeatures import CHAR_CLASSES, char_class_shares, damage_rate
 
 if TYPE_CHECKING:
     import pandas as pd

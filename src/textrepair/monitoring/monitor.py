@@ -2,10 +2,10 @@
 
     reference = training_profile(settings)      gold/train (main profile), sampled
     current   = window_features(read_window())   the last rows of the prediction log
-    report    = build_report(...)                PSI + KS per feature (`textrepair.drift`)
+    report    = build_report(...)                PSI + KS per feature (`monitoring.drift`)
     write_report(report, reports_dir)            reports/monitor.json and reports/monitor.html
 
-Features, computed alike on both sides (`textrepair.textfeatures`):
+Features, computed alike on both sides (`textrepair.monitoring.textfeatures`):
 - `damage_rate`: Levenshtein distance per input character. On gold it is corrupted→clean (the
   true damage); in the log it is input→output (the model's estimate). Heavier damage than in
   training is the main reason to retrain.
@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from textrepair import tables
-from textrepair.drift import Thresholds, compare
-from textrepair.predlog import SHARE_COLUMNS, log_uri, read_window
+from textrepair.data import tables
+from textrepair.monitoring.drift import Thresholds, compare
+from textrepair.monitoring.predlog import SHARE_COLUMNS, log_uri, read_window
+from textrepair.monitoring.textfeatures import CHAR_CLASSES, char_class_shares, damage_rate
 from textrepair.reports import write_metrics
-from textrepair.textfeatures import CHAR_CLASSES, char_class_shares, damage_rate
 
 if TYPE_CHECKING:
     import pandas as pd

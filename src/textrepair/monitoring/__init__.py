@@ -1,0 +1,1 @@
+"""Prediction logging, text features, drift and the monitor report."""
