@@ -297,13 +297,13 @@ def _cer(
 ) -> dict[str, Any]:
     """CER of `Repairer` on the first `count` main-profile gold/validation rows, per variant."""
     from textrepair.config import load_settings
+    from textrepair.data.gold import gold_rows
     from textrepair.model.edit import EditDecoding
     from textrepair.model.edit_train import character_error_rate
     from textrepair.model.repairer import Repairer
-    from textrepair.stages.train import gold_rows, profile_rows
 
     settings = load_settings(ROOT / "params.yaml")
-    rows = profile_rows(gold_rows(settings, ("validation",)), "validation", settings.gold.profile)
+    rows = gold_rows(settings, ("validation",), profile=settings.gold.profile)
     rows = rows[:count]
     corrupted, clean = [r["corrupted"] for r in rows], [r["clean"] for r in rows]
     decoding = EditDecoding.from_settings(config.edit)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -98,13 +97,11 @@ def ingest(
     reports_dir: ReportsOption = Path("reports"),
 ) -> None:
     """Bronze: add new or changed corpus files (built-ins and user paths) to the lake."""
-    from textrepair.reports import write_metrics
-    from textrepair.stages.ingest import run_ingest
+    from textrepair.stages import ingest as stage
 
     settings = _settings(params)
     with _status("ingest: reading corpus files into bronze"), _spark(settings) as spark:
-        result = run_ingest(settings, spark)
-    write_metrics("ingest", result.to_dict(), reports_dir)
+        result = stage.run(settings, spark, reports_dir)
     typer.echo(
         f"bronze: {result.bronze_documents} documents "
         f"({result.documents_added} added from {result.files_ingested} new or changed file(s), "
@@ -118,13 +115,11 @@ def clean(
     reports_dir: ReportsOption = Path("reports"),
 ) -> None:
     """Silver: normalise, window, de-duplicate; rule breakers go to quarantine."""
-    from textrepair.reports import write_metrics
-    from textrepair.stages.clean import run_clean
+    from textrepair.stages import clean as stage
 
     settings = _settings(params)
     with _status("clean: building silver and quarantine"), _spark(settings) as spark:
-        result = run_clean(settings, spark)
-    write_metrics("clean", result.to_dict(), reports_dir)
+        result = stage.run(settings, spark, reports_dir)
     typer.echo(
         f"silver: {result.silver_rows} windows; quarantined {result.documents_quarantined} "
         f"documents and {result.windows_quarantined} windows; "
@@ -138,21 +133,11 @@ def corrupt(
     reports_dir: ReportsOption = Path("reports"),
 ) -> None:
     """Gold: corrupt silver with the mutation engine, split, and write the data report."""
-    from textrepair.data import tables
-    from textrepair.data.datareport import build_report, length_histogram, write_report
-    from textrepair.reports import write_metrics
-    from textrepair.stages.corrupt import run_corrupt
+    from textrepair.stages import corrupt as stage
 
     settings = _settings(params)
-    with _spark(settings) as spark:
-        with _status("corrupt: building gold"):
-            result = run_corrupt(settings, spark)
-        write_metrics("gold", result.to_dict(), reports_dir)
-        silver = tables.read_table(
-            spark, settings.lake_path("silver"), storage_options=settings.storage.storage_options
-        )
-        report = build_report(result.to_dict(), length_histogram(silver), reports_dir)
-    json_path, png_path = write_report(report, reports_dir)
+    with _status("corrupt: building gold"), _spark(settings) as spark:
+        result, json_path, png_path = stage.run(settings, spark, reports_dir)
     typer.echo(
         f"gold: {result.gold_rows} rows {result.rows_by_split}; "
         f"damaged characters {result.damaged_char_rate:.1%}; report {json_path}, plot {png_path}"
@@ -175,9 +160,7 @@ def data(
 @app.command()
 def summary(reports_dir: ReportsOption = Path("reports")) -> None:
     """Print the data report and, once a model was evaluated, the evaluation table."""
-    from rich.console import Console
-    from rich.table import Table
-
+    from textrepair import render
     from textrepair.reports import read_metrics
 
     try:
@@ -185,44 +168,19 @@ def summary(reports_dir: ReportsOption = Path("reports")) -> None:
     except FileNotFoundError as error:
         typer.echo(f"{error} (run `dvc repro` or `textrepair data`)", err=True)
         raise typer.Exit(1) from error
-    table = Table(title="textrepair data")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    for name, value in report["counts"].items():
-        table.add_row(name.replace("_", " "), f"{value:,}")
-    for reason, value in report["quarantine_reasons"].items():
-        table.add_row(f"quarantined: {reason}", f"{value:,}")
-    for split, value in report["gold_rows_by_split"].items():
-        table.add_row(f"gold {split}", f"{value:,}")
-    by_source = report.get("windows_by_source", {})  # absent from reports before balancing
-    for source, value in by_source.get("gold", {}).items():
-        before = by_source["silver"].get(source, 0)
-        table.add_row(f"windows of {source}: silver -> gold", f"{before:,} -> {value:,}")
-    for kind, value in report["mutations_by_type"].items():
-        table.add_row(f"mutations: {kind}", f"{value:,}")
-    table.add_row("damaged characters", f"{report['damaged_char_rate']:.1%}")
-    Console().print(table)
+    render.show(render.data_table(report))
     if (reports_dir / "evaluation.json").exists():
-        _print_evaluation(read_metrics("evaluation", reports_dir))
+        render.show(render.evaluation_table(read_metrics("evaluation", reports_dir)))
         typer.echo(
             "Per-type, per-length and per-source results: " + str(reports_dir / "evaluation.md")
         )
-    typer.echo(NEXT_STEPS)
-
-
-NEXT_STEPS = """
-Next:
-  mlflow ui --backend-store-uri sqlite:///mlflow.db   # runs, metrics, the registry (port 5000)
-  textrepair serve                                    # the API on http://127.0.0.1:8000/docs
-  textrepair ui                                       # the app on http://127.0.0.1:8501
-  open reports/monitor.html                           # drift of the logged predictions
-"""
+    typer.echo(render.NEXT_STEPS)
 
 
 def _status(message: str):
-    from rich.console import Console
+    from textrepair import render
 
-    return Console(stderr=True).status(message)
+    return render.status(message)
 
 
 @app.command("train")
@@ -243,10 +201,10 @@ def train_command(
     """Train on gold/train, validate on gold/validation; track the run in MLflow.
 
     With train.release set in params.yaml, the release model is adopted instead (no training)."""
-    from textrepair.stages.train import run_train
+    from textrepair.stages import train as stage
 
     settings = _with_training_options(_settings(params), minutes, max_steps, family, size)
-    run = run_train(settings, resume=resume, from_scratch=from_scratch)
+    run = stage.run(settings, resume=resume, from_scratch=from_scratch)
     if run.stopped_by == "release":
         typer.echo(
             f"adopted the release model {settings.train.release} ({run.steps} training steps) "
@@ -271,12 +229,12 @@ def tune(
     reports_dir: ReportsOption = Path("reports"),
 ) -> None:
     """Optuna search with small budgets; each trial is a nested MLflow run."""
-    from textrepair.stages.tune import run_tune
+    from textrepair.stages import tune as stage
 
     settings = _settings(params)
     updates = {"n_trials": trials, "trial_minutes": trial_minutes}
     config = settings.tune.model_copy(update={k: v for k, v in updates.items() if v is not None})
-    result = run_tune(settings, config, reports_dir)
+    result = stage.run(settings, config, reports_dir)
     typer.echo(
         f"best eval loss {result.best_value:.4f} with {result.best_params} "
         f"(trial {result.best_trial}); MLflow parent run {result.parent_run_id}; "
@@ -287,10 +245,10 @@ def tune(
 @app.command()
 def register(params: ParamsOption = None, reports_dir: ReportsOption = Path("reports")) -> None:
     """Register the last trained model as a new version (a pyfunc wrapping Repairer)."""
-    from textrepair.stages.train import run_register
+    from textrepair.stages import register as stage
 
     settings = _settings(params)
-    version = run_register(settings, reports_dir)
+    version = stage.run(settings, reports_dir)
     typer.echo(
         f"registered {settings.registry.model_name} version {version}. Next: textrepair promote"
     )
@@ -306,43 +264,12 @@ def release(
     reports_dir: ReportsOption = Path("reports"),
 ) -> None:
     """Package the last trained and evaluated model as a release with a model card."""
-    from mlflow import MlflowClient
-
-    from textrepair.lifecycle.release import ReleaseError, build_release
-    from textrepair.lifecycle.tracking import configure_mlflow
-    from textrepair.model.edit_train import VALIDATION_FILE
-    from textrepair.stages.train import CURVES_FILE, TrainRun
+    from textrepair.lifecycle.release import ReleaseError, release_trained
 
     settings = _settings(params)
-    output_dir = Path(settings.train_output_dir)
-    trained = TrainRun.load(output_dir)
-    report_path = reports_dir / "evaluation.json"
-    if not report_path.is_file():
-        raise typer.BadParameter(f"{report_path} not found: run `textrepair evaluate --trained`")
-    configure_mlflow(settings.mlflow)
-    run = MlflowClient().get_run(trained.run_id)
-    info = {
-        "steps": trained.steps,
-        "stopped_by": trained.stopped_by,
-        "best_step": trained.best_step,
-        "data_version": run.data.tags.get("data_version", "unknown"),
-        "git_commit": run.data.tags.get("git_commit", "unknown"),
-        "command": command,
-        "train": {
-            k.removeprefix("train."): v
-            for k, v in run.data.params.items()
-            if k.startswith("train.")
-        },
-    }
-    validation = output_dir / VALIDATION_FILE  # the edit family's tagging scores
-    if validation.is_file():
-        info["validation"] = json.loads(validation.read_text())
-    report = json.loads(report_path.read_text())
     try:
-        path = build_release(
-            Path(trained.model_dir), report, out, train_info=info, curves=output_dir / CURVES_FILE
-        )
-    except ReleaseError as error:
+        path = release_trained(settings, out, command, reports_dir)
+    except (ReleaseError, FileNotFoundError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
     typer.echo(f"wrote the release {path} (model card: {path / 'README.md'})")
@@ -382,22 +309,6 @@ def _with_training_options(
         return Settings(**values)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
-
-
-def _print_evaluation(report: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="evaluation on gold/test")
-    metrics = ("cer_in", "cer_out", "cer_reduction", "wer_out", "exact_match", "broken_rate")
-    table.add_column("system")
-    for metric in metrics:
-        table.add_column(metric, justify="right")
-    systems = {"model": report["model"], **report["baselines"]}
-    for name, values in systems.items():
-        cells = [values[m]["value"] for m in metrics]
-        table.add_row(name, *("-" if v is None else f"{v:.2%}" for v in cells))
-    Console().print(table)
 
 
 ModelOption = Annotated[
@@ -470,22 +381,16 @@ def evaluate(
     reports_dir: ReportsOption = Path("reports"),
 ) -> None:
     """Evaluate a model and the baselines on gold/test; write reports/evaluation.json and .md."""
-    from textrepair.stages.train import (
-        evaluate_repairer,
-        evaluation_rows,
-        gold_rows,
-        run_evaluate_trained,
-    )
+    from textrepair import render
+    from textrepair.stages import evaluate as stage
 
     settings = _settings(params)
     compare = compare or []
     if trained:
-        report = run_evaluate_trained(settings, reports_dir, compare)
+        report = stage.run(settings, reports_dir, compare)
     else:
-        repairer = _load_repairer(settings, model)
-        rows = evaluation_rows(gold_rows(settings, ("test",)), settings.evaluate.max_rows_per_set)
-        report = evaluate_repairer(settings, repairer, rows, reports_dir, compare)
-    _print_evaluation(report)
+        report = stage.evaluate(settings, _load_repairer(settings, model), reports_dir, compare)
+    render.show(render.evaluation_table(report))
     typer.echo(f"wrote {reports_dir / 'evaluation.json'} and {reports_dir / 'evaluation.md'}")
 
 
@@ -497,19 +402,11 @@ def promote(
     params: ParamsOption = None,
 ) -> None:
     """Make a version @challenger; it becomes @champion only if it measurably wins."""
-    from mlflow import MlflowClient
-
     from textrepair.lifecycle.registry import AlreadyChampionError, RegistryError
-    from textrepair.lifecycle.registry import promote as promote_version
-    from textrepair.lifecycle.tracking import configure_mlflow
-    from textrepair.stages.train import version_scorer
+    from textrepair.stages import promote as stage
 
-    settings = _settings(params)
-    configure_mlflow(settings.mlflow)
     try:
-        decision = promote_version(
-            MlflowClient(), settings.registry, version_scorer(settings), version
-        )
+        decision = stage.run(_settings(params), version)
     except AlreadyChampionError as error:  # a rerun of the main command: nothing new to promote
         typer.echo(f"{error}: nothing to do")
         return
@@ -523,16 +420,11 @@ def promote(
 @app.command()
 def rollback(params: ParamsOption = None) -> None:
     """Give @champion back to the previous champion."""
-    from mlflow import MlflowClient
-
     from textrepair.lifecycle.registry import RegistryError
-    from textrepair.lifecycle.registry import rollback as rollback_champion
-    from textrepair.lifecycle.tracking import configure_mlflow
+    from textrepair.stages import promote as stage
 
-    settings = _settings(params)
-    configure_mlflow(settings.mlflow)
     try:
-        version = rollback_champion(MlflowClient(), settings.registry)
+        version = stage.rollback(_settings(params))
     except RegistryError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
@@ -542,28 +434,6 @@ def rollback(params: ParamsOption = None) -> None:
 # ------------------------------------------------------------------ monitoring and the app
 DRIFT_EXIT_CODE = 3  # `--fail-on-drift`: retraining is recommended
 TOO_FEW_ROWS_EXIT_CODE = 4  # the window holds fewer than monitor.min_rows rows
-
-
-def _champion_repair(settings: Settings) -> Callable[[list[str]], list[str]] | None:
-    """The champion as a texts -> texts function, or None (said on stderr) if there is none."""
-    from mlflow.exceptions import MlflowException
-
-    from textrepair.lifecycle.tracking import configure_mlflow
-    from textrepair.model.families import ModelLoadError
-    from textrepair.model.pyfunc import load_repairer
-
-    uri = _champion_uri(settings)
-    try:
-        configure_mlflow(settings.mlflow)
-        repairer = load_repairer(uri)
-    except (MlflowException, ModelLoadError, OSError) as error:
-        typer.echo(
-            f"monitor: cannot load {uri} ({str(error).splitlines()[0]}); damage_rate and unchanged "
-            "are compared with gold's true damage",
-            err=True,
-        )
-        return None
-    return lambda texts: [result.text for result in repairer.repair(texts)]
 
 
 @app.command()
@@ -585,26 +455,20 @@ def monitor(
     Exit status: 0 no drift (or drift without --fail-on-drift); 1 no verdict possible (no log,
     an empty window or no gold); 3 drift with --fail-on-drift; 4 too few rows to judge.
     """
-    from textrepair.monitoring.monitor import (
-        STATUS_DRIFT,
-        STATUS_TOO_FEW,
-        MonitorError,
-        run_monitor,
-    )
-    from textrepair.monitoring.monitor import write_report as write_monitor_report
+    from textrepair import render
+    from textrepair.monitoring.monitor import STATUS_DRIFT, STATUS_TOO_FEW, MonitorError
+    from textrepair.stages import monitor as stage
 
     settings = _settings(params)
-    repair = _champion_repair(settings) if settings.monitor.reference_rows else None
     try:
-        report, reference, frame = run_monitor(
-            settings, last_rows=window, last_hours=hours, repair=repair
-        )
+        done = stage.run(settings, last_rows=window, last_hours=hours, reports_dir=reports_dir)
     except MonitorError as error:
         typer.echo(f"monitor: {error}", err=True)
         raise typer.Exit(1) from error
-    json_path, html_path = write_monitor_report(report, reference, frame, reports_dir)
-    _print_drift(report)
-    typer.echo(f"wrote {json_path} and {html_path}")
+    report = done.report
+    render.show(render.drift_table(report))
+    typer.echo(render.drift_verdict(report))
+    typer.echo(f"wrote {done.json_path} and {done.html_path}")
     if report["status"] == STATUS_TOO_FEW:
         typer.echo(
             f"monitor: only {report['window']['rows']} rows in the window, fewer than "
@@ -614,28 +478,6 @@ def monitor(
         raise typer.Exit(TOO_FEW_ROWS_EXIT_CODE)
     if report["status"] == STATUS_DRIFT and fail_on_drift:
         raise typer.Exit(DRIFT_EXIT_CODE)
-
-
-def _print_drift(report: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"drift: {report['window']['rows']} recent rows vs gold/train")
-    for column in ("feature", "PSI", "KS", "p-value", "training mean", "recent mean", "drift"):
-        table.add_column(column, justify="left" if column == "feature" else "right", no_wrap=True)
-    for name, f in report["features"].items():
-        table.add_row(
-            name,
-            f"{f['psi']:.4f}",
-            f"{f['ks_statistic']:.4f}",
-            f"{f['ks_pvalue']:.3g}",
-            f"{f['reference_mean']:.4f}",
-            f"{f['current_mean']:.4f}",
-            "DRIFT" if f["drifted"] else "-",
-        )
-    Console().print(table)
-    advice = "retraining recommended" if report["retrain_recommended"] else "no retraining needed"
-    typer.echo(f"status: {report['status']} ({advice})")
 
 
 @app.command()
@@ -761,21 +603,21 @@ def batch(
     params: ParamsOption = None,
 ) -> None:
     """Score a table or files with the champion on Spark; merge predictions on id (idempotent)."""
-    from textrepair.stages.batch import run_batch, table_uri
+    from textrepair.stages import batch as stage
 
     settings = _settings(params)
     columns = {"id_column": id_column, "text_column": text_column}
     columns = {k: v for k, v in columns.items() if v is not None}
     if columns:
         settings = settings.model_copy(update={"batch": settings.batch.model_copy(update=columns)})
-    target = table_uri(settings, output or settings.batch.output)
+    target = stage.table_uri(settings, output or settings.batch.output)
     scoring_model = _scoring_model(settings, model)
     try:
         with (
             _spark(settings) as spark,
             _status(f"batch: scoring {input_} with {scoring_model.version}"),
         ):
-            result = run_batch(settings, spark, scoring_model, input_, target, where=where)
+            result = stage.run(settings, spark, scoring_model, input_, target, where=where)
     except ValueError as error:
         typer.echo(f"batch: {error}", err=True)
         raise typer.Exit(1) from error
@@ -830,10 +672,10 @@ def stream(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from textrepair.stages.stream import resolve_paths, run_stream
+    from textrepair.stages import stream as stage
 
     settings = _settings(params)
-    paths = resolve_paths(
+    paths = stage.resolve_paths(
         settings,
         landing=landing,
         table=table,
@@ -848,7 +690,7 @@ def stream(
         f"checkpoint {paths.checkpoint}, metrics {paths.metrics_file}"
     )
     with _spark(settings) as spark:
-        sink = run_stream(
+        sink = stage.run(
             spark,
             settings,
             scoring_model,
@@ -891,19 +733,17 @@ def stream_produce(
     params: ParamsOption = None,
 ) -> None:
     """Write corrupted gold/test samples into the landing folder at a rate; show the latency."""
-    from textrepair.stages.stream import produce, resolve_paths, sample_texts
+    from textrepair.stages import produce as stage
 
-    settings = _settings(params)
-    paths = resolve_paths(settings, landing=landing, table=table)
-    samples = sample_texts(settings, count, seed)
-    produce(
-        samples,
-        Path(paths.landing),
-        rate=rate or settings.stream.rate,
-        rows_per_file=rows_per_file or settings.stream.rows_per_file,
+    stage.run(
+        _settings(params),
+        count=count,
+        seed=seed,
         prefix=prefix or time.strftime("p%Y%m%d%H%M%S"),
-        table=paths.table if wait > 0 else None,
+        landing=landing,
+        table=table,
+        rate=rate,
+        rows_per_file=rows_per_file,
         wait_seconds=wait,
-        storage_options=settings.storage.storage_options,
         echo=typer.echo,
     )

@@ -21,7 +21,7 @@ from textrepair.lifecycle.tracking import configure_mlflow
 from textrepair.model.pyfunc import log_repairer
 from textrepair.model.repairer import Edit, Repairer, apply_edits
 from textrepair.scoring import PREDICTION_SCHEMA, resolve_model
-from textrepair.stages.batch import run_batch
+from textrepair.stages.batch import run as run_batch
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -25,8 +25,10 @@ from textrepair.data import tables
 from textrepair.model.repairer import Repairer
 from textrepair.monitoring.predlog import log_uri, read_window
 from textrepair.scoring import ScoringModel, resolve_model
-from textrepair.stages.batch import run_batch
-from textrepair.stages.stream import StreamPaths, run_stream, write_landing_file
+from textrepair.stages.batch import run as run_batch
+from textrepair.stages.produce import write_landing_file
+from textrepair.stages.stream import StreamPaths
+from textrepair.stages.stream import run as run_stream
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 Rows = list[tuple[str, str]]

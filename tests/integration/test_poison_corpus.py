@@ -19,7 +19,8 @@ from textrepair.data import tables
 from textrepair.scoring import resolve_model
 from textrepair.stages.clean import run_clean
 from textrepair.stages.ingest import run_ingest
-from textrepair.stages.stream import StreamPaths, run_stream
+from textrepair.stages.stream import StreamPaths
+from textrepair.stages.stream import run as run_stream
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

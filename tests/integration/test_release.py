@@ -80,7 +80,7 @@ def test_release_is_packaged_adopted_and_promoted_without_rescoring(project: Pat
 
     cli("evaluate", "--trained")
     assert "version 1" in cli("register")
-    with caplog.at_level(logging.INFO, logger="textrepair.stages.train"):
+    with caplog.at_level(logging.INFO, logger="textrepair.stages.promote"):
         assert "version 1 promoted" in cli("promote")
     assert "reusing the evaluation logged on the same test rows" in caplog.text
 

@@ -12,15 +12,9 @@ import pytest
 from textrepair.config import Settings
 from textrepair.data import tables
 from textrepair.scoring import resolve_model
-from textrepair.stages.stream import (
-    ExactlyOnceSink,
-    StreamPaths,
-    produce,
-    run_stream,
-    sample_texts,
-    start_stream,
-    write_landing_file,
-)
+from textrepair.stages.produce import produce, sample_texts, write_landing_file
+from textrepair.stages.stream import ExactlyOnceSink, StreamPaths, start_stream
+from textrepair.stages.stream import run as run_stream
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

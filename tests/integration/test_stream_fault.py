@@ -26,7 +26,7 @@ import yaml
 
 import textrepair
 from textrepair.data import tables
-from textrepair.stages.stream import write_landing_file
+from textrepair.stages.produce import write_landing_file
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

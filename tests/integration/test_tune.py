@@ -14,7 +14,8 @@ import mlflow
 import pytest
 
 from textrepair.config import Byt5Space, Settings, TuneConfig
-from textrepair.stages.tune import TRIAL_DIR_PREFIX, run_tune
+from textrepair.stages.tune import TRIAL_DIR_PREFIX
+from textrepair.stages.tune import run as run_tune
 
 pytestmark = pytest.mark.slow
 

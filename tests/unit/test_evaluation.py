@@ -20,13 +20,13 @@ from textrepair.lifecycle.evaluation import (
     evaluate_predictions,
     evaluate_system,
     plot_cer_by_type,
-    plot_training_curves,
     predict_unique,
     render_markdown,
     sample_test_rows,
     wer,
     write_report,
 )
+from textrepair.lifecycle.trainrun import plot_training_curves
 
 TYPES = [t.value for t in MutationType]
 MAIN_PROFILE = {t: MutationSpec(rate=2.0, mean_length=2.0, max_length=6) for t in MutationType}

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pytest
 
 from textrepair.stages import stream
+from textrepair.stages.produce import produce
 from textrepair.stages.stream import (
     REASONS,
     StreamTotals,
     parse_line,
-    produce,
     progress_line,
     write_metrics,
 )

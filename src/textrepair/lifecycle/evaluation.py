@@ -407,27 +407,6 @@ def plot_cer_by_type(report: Mapping[str, Any], path: Path) -> Path:
     return _save(figure, path)
 
 
-def plot_training_curves(log_history: Sequence[Mapping[str, Any]], path: Path) -> Path:
-    """Train and eval loss against step, from a Hugging Face Trainer ``state.log_history``."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(7.0, 4.0), layout="constrained")
-    axes = figure.subplots()
-    for key, label in (("loss", "train loss"), ("eval_loss", "eval loss")):
-        points = [(e["step"], e[key]) for e in log_history if key in e and "step" in e]
-        if points:
-            steps, losses = zip(*points, strict=True)
-            axes.plot(steps, losses, marker="o" if key == "eval_loss" else None, label=label)
-    if axes.lines:
-        axes.legend()
-    else:
-        axes.text(0.5, 0.5, "no loss logged", ha="center", va="center", transform=axes.transAxes)
-    axes.set_xlabel("step")
-    axes.set_ylabel("loss")
-    axes.set_title("Training curves")
-    return _save(figure, path)
-
-
 # --- helpers -------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ manifest then says `"tokenizer": "base"` and loading takes the base's.
 
 The card is generated, never hand-written: its numbers are those of the evaluation report, and it
 names the data hash and the command that reproduce the model. `train.release` in params.yaml points
-the train stage at such a directory (see `stages.train.adopt_release`).
+the train stage at such a directory (see `stages/adopt.py`).
 """
 
 from __future__ import annotations
@@ -20,19 +20,64 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from textrepair.config import Settings
 from textrepair.dirswap import replace_dir
-from textrepair.lifecycle.evaluation import render_markdown
-from textrepair.model.families import MANIFEST, TOKENIZER_FILES, read_manifest, resolve_base
+from textrepair.lifecycle.trainrun import CURVES_FILE as TRAIN_CURVES_FILE
+from textrepair.lifecycle.trainrun import TrainRun
+from textrepair.model.families import (
+    CARD_FILE,
+    CURVES_FILE,
+    MANIFEST,
+    REPORT_FILE,
+    TOKENIZER_FILES,
+    read_manifest,
+    resolve_base,
+)
+from textrepair.reports import REPORTS_DIR
 
 # A release is committed to git: keep it small (the issue's limit is about 25 MB).
 MAX_RELEASE_MB = 25.0
-CARD_FILE, CURVES_FILE, REPORT_FILE = "README.md", "training_curves.png", "evaluation.json"
-# What a release carries besides the model itself.
-RELEASE_EXTRAS = (CARD_FILE, CURVES_FILE, REPORT_FILE)
 
 
 class ReleaseError(RuntimeError):
     """The model cannot be packaged (missing inputs, too large)."""
+
+
+def release_trained(
+    settings: Settings, out_dir: Path, command: str, reports_dir: Path = REPORTS_DIR
+) -> Path:
+    """Release the last trained and evaluated model (run.json, reports/evaluation.json)."""
+    from mlflow import MlflowClient
+
+    from textrepair.lifecycle.tracking import configure_mlflow
+    from textrepair.model.edit_train import VALIDATION_FILE
+
+    output_dir = Path(settings.train_output_dir)
+    trained = TrainRun.load(output_dir)
+    report_path = reports_dir / REPORT_FILE
+    if not report_path.is_file():
+        raise ReleaseError(f"{report_path} not found: run `textrepair evaluate --trained`")
+    configure_mlflow(settings.mlflow)
+    run = MlflowClient().get_run(trained.run_id)
+    info = {
+        "steps": trained.steps,
+        "stopped_by": trained.stopped_by,
+        "best_step": trained.best_step,
+        "data_version": run.data.tags.get("data_version", "unknown"),
+        "git_commit": run.data.tags.get("git_commit", "unknown"),
+        "command": command,
+        "train": {
+            k.removeprefix("train."): v
+            for k, v in run.data.params.items()
+            if k.startswith("train.")
+        },
+    }
+    validation = output_dir / VALIDATION_FILE  # the edit family's tagging scores
+    if validation.is_file():
+        info["validation"] = json.loads(validation.read_text())
+    report = json.loads(report_path.read_text())
+    curves = output_dir / TRAIN_CURVES_FILE
+    return build_release(Path(trained.model_dir), report, out_dir, train_info=info, curves=curves)
 
 
 def build_release(
@@ -99,6 +144,8 @@ def _same_bytes(ours: Path, theirs: Path) -> bool:
 
 def model_card(manifest: dict[str, Any], report: dict[str, Any], info: dict[str, Any]) -> str:
     """The release's README.md: what it is, how it was made, how it scores."""
+    from textrepair.lifecycle.evaluation import render_markdown
+
     base = manifest.get("base") or "none (self-contained weights)"
     train = info.get("train", {})
     headline = report["model"]

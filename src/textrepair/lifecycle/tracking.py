@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import yaml
 
 from textrepair.config import MlflowConfig
+
+if TYPE_CHECKING:
+    from mlflow import ActiveRun
 
 GOLD_OUT = "data/lake/gold"
 
@@ -26,6 +32,28 @@ def configure_mlflow(config: MlflowConfig) -> str:
         experiment_id = mlflow.create_experiment(config.experiment, artifact_location=location)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+@contextmanager
+def lineage_run(config: MlflowConfig, run_name: str, tags: dict[str, str]) -> Iterator[ActiveRun]:
+    """A new MLflow run tagged with its lineage (git commit, DVC hash of gold) and `tags`."""
+    import mlflow
+
+    configure_mlflow(config)
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.set_tags({"git_commit": git_commit(), "data_version": data_version(), **tags})
+        yield run
+
+
+def flat_params(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Nested settings as flat MLflow params: {"lr": 1} under "train" -> {"train.lr": 1}."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update(flat_params(f"{prefix}.{key}", value))
+        else:
+            out[f"{prefix}.{key}"] = value
+    return out
 
 
 def _artifact_uri(root: str) -> str:

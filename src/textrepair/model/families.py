@@ -28,6 +28,10 @@ from pydantic import ValidationError
 from textrepair.config import ModelConfig, Size
 
 MANIFEST = "textrepair_model.json"
+# What a release directory carries besides the model (lifecycle/release.py writes them; adopting
+# a release leaves them out of the model).
+CARD_FILE, CURVES_FILE, REPORT_FILE = "README.md", "training_curves.png", "evaluation.json"
+RELEASE_EXTRAS = (CARD_FILE, CURVES_FILE, REPORT_FILE)
 # What `tokenizer.save_pretrained` may write, whatever the tokenizer class.
 TOKENIZER_FILES = (
     "tokenizer.json",

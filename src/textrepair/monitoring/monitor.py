@@ -85,18 +85,13 @@ def training_profile(settings: Settings) -> dict[str, np.ndarray]:
 
 def _gold_rows(settings: Settings, split: str, limit: int) -> Any:
     """At most `limit` gold rows of `split` and the main profile, sampled with the seed."""
-    import pyarrow.compute as pc
+    from textrepair.data.gold import read_gold
 
-    uri = settings.lake_path("gold")
-    gold = tables.read_arrow(
-        uri,
-        columns=["clean", "corrupted", "split", "profile"],
-        storage_options=settings.storage.storage_options,
-    )
-    mask = pc.and_(pc.equal(gold["split"], split), pc.equal(gold["profile"], settings.gold.profile))
-    rows = gold.filter(mask)
+    profile = settings.gold.profile
+    rows = read_gold(settings, splits=(split,), profile=profile, columns=("clean", "corrupted"))
     if rows.num_rows == 0:
-        raise MonitorError(f"{uri} has no {split} rows of profile {settings.gold.profile!r}")
+        uri = settings.lake_path("gold")
+        raise MonitorError(f"{uri} has no {split} rows of profile {profile!r}")
     if rows.num_rows > limit:
         picked = np.random.default_rng(settings.seed).choice(rows.num_rows, limit, replace=False)
         rows = rows.take(np.sort(picked))

@@ -101,7 +101,7 @@ def score_frame(rows: DataFrame, model: ScoringModel, partitions: int) -> DataFr
     )
 
 
-def run_batch(
+def run(
     settings: Settings,
     spark: SparkSession,
     model: ScoringModel,

@@ -12,6 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -21,6 +22,7 @@ from textrepair.config import Settings, SilverConfig
 from textrepair.data import quality, tables
 from textrepair.data.segment import longest_line_bytes, normalise, windows
 from textrepair.data.spark import spark_schema
+from textrepair.reports import REPORTS_DIR, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,13 @@ class CleanResult:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def run(settings: Settings, spark: SparkSession, reports_dir: Path = REPORTS_DIR) -> CleanResult:
+    """The DVC stage: `run_clean`, then reports/clean.json."""
+    result = run_clean(settings, spark)
+    write_metrics("clean", result.to_dict(), reports_dir)
+    return result
 
 
 def run_clean(settings: Settings, spark: SparkSession) -> CleanResult:

@@ -13,6 +13,7 @@ import hashlib
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -22,6 +23,7 @@ from textrepair.config import GoldConfig, Settings
 from textrepair.data import tables
 from textrepair.data.mutations import Mutator, damage_or_keep, row_rng
 from textrepair.data.spark import spark_schema
+from textrepair.reports import REPORTS_DIR, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,22 @@ def corrupt_frame(silver: DataFrame, settings: Settings) -> DataFrame:
 
     columns = silver.select("window_id", "text", "source")
     return columns.mapInArrow(corrupt_batches, spark_schema(GOLD_SCHEMA))
+
+
+def run(
+    settings: Settings, spark: SparkSession, reports_dir: Path = REPORTS_DIR
+) -> tuple[CorruptResult, Path, Path]:
+    """The DVC stage: `run_corrupt`, reports/gold.json and the data report (JSON and plot)."""
+    from textrepair.data.datareport import build_report, length_histogram, write_report
+
+    result = run_corrupt(settings, spark)
+    write_metrics("gold", result.to_dict(), reports_dir)
+    silver = tables.read_table(
+        spark, settings.lake_path("silver"), storage_options=settings.storage.storage_options
+    )
+    report = build_report(result.to_dict(), length_histogram(silver), reports_dir)
+    json_path, png_path = write_report(report, reports_dir)
+    return result, json_path, png_path
 
 
 def run_corrupt(settings: Settings, spark: SparkSession) -> CorruptResult:

@@ -24,6 +24,7 @@ from textrepair.config import CorpusConfig, Settings
 from textrepair.data import tables
 from textrepair.data.corpus import BUILTINS, SourceFile, discover, read_documents, source_version
 from textrepair.data.spark import spark_schema
+from textrepair.reports import REPORTS_DIR, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,13 @@ class IngestResult:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def run(settings: Settings, spark: SparkSession, reports_dir: Path = REPORTS_DIR) -> IngestResult:
+    """The DVC stage: `run_ingest`, then reports/ingest.json."""
+    result = run_ingest(settings, spark)
+    write_metrics("ingest", result.to_dict(), reports_dir)
+    return result
 
 
 def run_ingest(

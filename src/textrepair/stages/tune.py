@@ -107,34 +107,26 @@ def _planned_steps(config: TrainConfig, rows: int) -> int:
 
 
 # ------------------------------------------------------------------------------------ the study
-def run_tune(settings: Settings, tune: TuneConfig, reports_dir: Path = REPORTS_DIR) -> TuneResult:
+def run(settings: Settings, tune: TuneConfig, reports_dir: Path = REPORTS_DIR) -> TuneResult:
     """Search hyper-parameters with Optuna; one nested MLflow run per trial under a 'tune' run."""
     import mlflow
     import optuna
 
-    from textrepair.lifecycle.tracking import configure_mlflow, data_version, git_commit
-    from textrepair.stages.train import _flat, gold_rows, profile_rows
+    from textrepair.data.gold import gold_rows
+    from textrepair.lifecycle.tracking import flat_params, lineage_run
+    from textrepair.stages.train import profile_rows
 
     rows = gold_rows(settings, ("train", "validation"))
     profile = settings.gold.profile
     train_rows = len(profile_rows(rows, "train", profile))
-    configure_mlflow(settings.mlflow)
     records: list[TrialRecord] = []
     sampler = optuna.samplers.TPESampler(
         seed=tune.seed, n_startup_trials=min(tune.startup_trials, tune.n_trials)
     )
     study = optuna.create_study(direction="minimize", sampler=sampler, study_name="textrepair")
-    with mlflow.start_run(run_name="tune") as parent:
-        mlflow.set_tags(
-            {
-                "git_commit": git_commit(),
-                "data_version": data_version(),
-                "model.family": settings.model.family,
-                "model.size": settings.model.size,
-                "stage": "tune",
-            }
-        )
-        mlflow.log_params(_flat("tune", tune.model_dump(mode="json")))
+    tags = {"model.family": settings.model.family, "model.size": settings.model.size}
+    with lineage_run(settings.mlflow, "tune", {**tags, "stage": "tune"}) as parent:
+        mlflow.log_params(flat_params("tune", tune.model_dump(mode="json")))
         mlflow.log_params({"data.train_rows": train_rows, "data.profile": profile})
         study.optimize(
             lambda trial: _objective(trial, settings, tune, rows, train_rows, records),

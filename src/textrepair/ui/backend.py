@@ -162,20 +162,10 @@ def corrupt(
 
 def gold_samples(settings: Settings) -> list[str]:
     """Clean texts of the first `ui.sample_rows` gold/test rows (main profile), by id."""
-    import pyarrow.compute as pc
+    from textrepair.data.gold import read_gold
 
-    from textrepair.data import tables
-
-    gold = tables.read_arrow(
-        settings.lake_path("gold"),
-        columns=["id", "clean", "split", "profile"],
-        storage_options=settings.storage.storage_options,
-    )
-    mask = pc.and_(
-        pc.equal(gold["split"], "test"), pc.equal(gold["profile"], settings.gold.profile)
-    )
-    test = gold.filter(mask).sort_by("id").slice(0, settings.ui.sample_rows)
-    return test["clean"].to_pylist()
+    test = read_gold(settings, splits=("test",), profile=settings.gold.profile, columns=("clean",))
+    return test["clean"].slice(0, settings.ui.sample_rows).to_pylist()
 
 
 def registry_versions(settings: Settings) -> list[dict[str, Any]]:
