@@ -17,6 +17,19 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="session")
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread, restored at the end of the session: tiny models gain nothing from
+    threads (each Spark worker uses one too), and OpenMP threads spinning against the other
+    xdist worker on a shared 2-core machine make decoding and training crawl."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     """One small local Spark session for the whole test run (start-up costs seconds)."""
     from textrepair.config import SparkConfig
