@@ -27,10 +27,9 @@ run: venv
 	-$(BIN)/textrepair monitor
 	$(BIN)/textrepair summary
 
-## The test suite (unit, data, model, integration, e2e), plus lint.
-test: venv
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+## The test suite (unit, data, model, serve, deploy, integration, e2e) after `make lint`: the
+## one CI entry point (.github/workflows/ci.yml and .ci/run).
+test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## The fast tier while editing: no Spark session, nothing marked slow.
@@ -47,13 +46,15 @@ test-slow: venv
 docs-check: venv
 	$(BIN)/python -m pytest -p no:cacheprovider tests/unit/test_docs_commands.py tests/unit/test_configdoc.py
 
-lint:
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+## Lint: ruff, then the deploy linters (hadolint, kubernetes-validate, checkov, actionlint).
+lint: venv
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/python scripts/lint_deploy.py
 
 format:
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks scripts
+	$(BIN)/ruff format src tests benchmarks scripts
 
 ## Benchmarks: throughput ratios measured side by side.
 bench: venv

@@ -18,15 +18,13 @@ import random
 import time
 from pathlib import Path
 
+from _common import RESULTS_DIR, ROOT, print_context, run_context, write_report
 from textrepair.config import load_settings
 from textrepair.data.corpus import kjv_path
 from textrepair.data.mutations import Mutator, row_rng
 from textrepair.data.segment import windows
 from textrepair.lifecycle.baselines import SymSpellBaseline, identity
 from textrepair.lifecycle.evaluation import EvalConfig, evaluate_system, render_markdown
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def kjv_windows(n_rows: int, max_bytes: int, seed: int) -> list[str]:
@@ -100,13 +98,15 @@ def main() -> None:
         },
     }
     print(json.dumps(summary, indent=2))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "baseline_symspell.json").write_text(
-        json.dumps({"summary": summary, "report": report}, indent=2) + "\n"
+    context = run_context()
+    print_context(context)
+    write_report(
+        RESULTS_DIR / "baseline_symspell.json",
+        {"summary": summary, "report": report, "environment": context},
     )
     # render_markdown puts its first system in the "model" slot: relabel it.
     markdown = render_markdown({"model": result, "baselines": {"identity": report["identity"]}})
-    (RESULTS / "baseline_symspell.md").write_text(markdown.replace("| model |", "| symspell |"))
+    (RESULTS_DIR / "baseline_symspell.md").write_text(markdown.replace("| model |", "| symspell |"))
 
 
 if __name__ == "__main__":

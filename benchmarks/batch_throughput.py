@@ -18,21 +18,19 @@ Results are printed side by side and written to benchmarks/results/batch_through
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _common import RESULTS_DIR, ROOT, run_context, write_report
 from mutation_throughput import build_rows
 from textrepair.config import SparkConfig, load_settings
 from textrepair.data.mutations import Mutator, row_rng
 from textrepair.scoring import resolve_model
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "batch_throughput.json"
+RESULTS = RESULTS_DIR / "batch_throughput.json"
 
 
 def damaged_rows(n_rows: int, profile: dict, seed: int = 1234) -> list[tuple[str, str]]:
@@ -129,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         source = args.model or random_model(args.size, Path(tmp))
         model = resolve_model(source, batch_size=batch_size, torch_threads=1)
         print(f"{len(rows)} rows, model {model.version}, Repairer batch {batch_size}", flush=True)
-        load_before = os.getloadavg()[0]
+        context = run_context()
         direct_seconds, direct_out = run_direct(model, rows, chunk)
         print(f"direct: {direct_seconds:.2f}s", flush=True)
         spark = {cores: run_spark(model, rows, cores, chunk, args.repeats) for cores in (1, 2)}
@@ -154,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{result['session']:.1f}s, warm-up {result['warmup']:.1f}s (excluded); "
             f"outputs equal to direct {same[cores]}/{len(rows)}"
         )
-    print(f"1-minute load average: {load_before:.2f} before, {load_after:.2f} after (2 cores)")
+    print(
+        f"1-minute load average: {context['load_average_1min']:.2f} before, {load_after:.2f} "
+        f"after ({context['cpu_count']} cores)"
+    )
 
     report = {
         "rows": len(rows),
@@ -166,16 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         "local2_over_direct": ratio_two,
         "local1_overhead": overhead_one,
         "equal_outputs": {f"local[{c}]": n for c, n in same.items()},
-        "environment": {
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "load_average_1min_before": load_before,
-            "load_average_1min_after": load_after,
-        },
+        "environment": {**context, "load_average_1min_after": load_after},
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.output}")
+    write_report(args.output, report)
     return 0
 
 

@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import platform
 import random
 import time
 from pathlib import Path
 
 import torch
 
+from _common import RESULTS_DIR, ROOT, print_context, run_context, write_report
 from textrepair.config import load_settings
 from textrepair.data.corpus import kjv_path
 from textrepair.data.mutations import Mutator, row_rng
@@ -45,8 +45,7 @@ from textrepair.model.families import (
 )
 from textrepair.model.repairer import Repairer
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "decoding_speed.json"
+RESULTS = RESULTS_DIR / "decoding_speed.json"
 
 
 def kjv_pairs(max_bytes: int, seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -206,7 +205,7 @@ def main() -> None:
         "threads": args.threads,
         "batch_size": args.batch_size,
         "draft_tokens": args.draft_tokens,
-        "machine": f"{platform.machine()} / {torch.get_num_threads()} threads",
+        **run_context(),
         **rows,
     }
     print(
@@ -226,8 +225,8 @@ def main() -> None:
                 f"{name} / plain speed ratio: {plain_s / row['seconds']:.2f}x, "
                 f"{row['outputs_equal_plain']}/{len(texts)} outputs equal to plain greedy"
             )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print_context(result)
+    write_report(RESULTS, result)
 
 
 if __name__ == "__main__":

@@ -40,13 +40,12 @@ from typing import Any
 
 import torch
 
+from _common import RESULTS_DIR, print_context, run_context, write_report
 from decoding_speed import kjv_pairs
-from edit_models import print_context, run_context, write_results
 from textrepair.model.families import encode_prompt
 from textrepair.model.repairer import Repairer, changed_spans
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "latency.json"
+RESULTS = RESULTS_DIR / "latency.json"
 TARGET_MS = {"edit": 30, "causal_lora": 150, "byt5": 150}
 
 
@@ -71,7 +70,7 @@ def main() -> None:
     for name, texts in (("damaged", damaged), ("clean", clean)):
         report[name] = _measure(repairer, texts, passes, masks, args.repeats)
     _print(report)
-    write_results(RESULTS, report)
+    write_report(RESULTS, report)
 
 
 def _parse() -> argparse.Namespace:

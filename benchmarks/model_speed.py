@@ -28,12 +28,12 @@ from typing import Any
 
 import torch
 
+from _common import RESULTS_DIR, print_context, run_context, write_report
 from decoding_speed import kjv_pairs
-from edit_models import print_context, random_edit_model, run_context, write_results
+from edit_models import random_edit_model
 from textrepair.model.repairer import Repairer
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "model_speed.json"
+RESULTS = RESULTS_DIR / "model_speed.json"
 TARGET = {"edit": 100.0}  # windows/s
 
 
@@ -76,7 +76,7 @@ def main() -> None:
         **run_context(),
     }
     _print(report)
-    write_results(RESULTS, report)
+    write_report(RESULTS, report)
 
 
 def _parse() -> argparse.Namespace:

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
-import platform
 import random
 import sys
 import time
@@ -26,11 +24,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from _common import RESULTS_DIR, ROOT, run_context, write_report
 from textrepair.config import MutationSpec, SparkConfig, load_settings
 from textrepair.data.mutations import Mutator, row_rng
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "mutation_throughput.json"
+RESULTS = RESULTS_DIR / "mutation_throughput.json"
 
 _VOCABULARY = """
 the and of to that in he shall unto for i his a lord they be is him not them it with all thou
@@ -198,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown profile {args.profile!r}; known: {', '.join(sorted(profiles))}")
     profile = profiles[args.profile]
 
-    load_before = os.getloadavg()[0]
+    context = run_context()
     started = time.perf_counter()
     rows = build_rows(args.rows)
     build_seconds = time.perf_counter() - started
@@ -248,7 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     load_after = os.getloadavg()[0]
-    print(f"1-minute load average: {load_before:.2f} before, {load_after:.2f} after (2 cores)")
+    print(
+        f"1-minute load average: {context['load_average_1min']:.2f} before, {load_after:.2f} "
+        f"after ({context['cpu_count']} cores)"
+    )
 
     report = {
         "profile": args.profile,
@@ -267,17 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         "checksum_one_process": local_sum,
         "checksum_spark": spark_sum,
         "environment": {
-            "python": platform.python_version(),
+            **context,
             "spark": spark["spark_version"],
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_average_1min_before": load_before,
             "load_average_1min_after": load_after,
         },
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.output}")
+    write_report(args.output, report)
     return 0 if identical else 1
 
 

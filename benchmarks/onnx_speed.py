@@ -53,12 +53,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from _common import RESULTS_DIR, ROOT, print_context, run_context, write_report
 from decoding_speed import kjv_pairs
-from edit_models import print_context, random_edit_model, run_context, write_results
+from edit_models import random_edit_model
 from textrepair.model.edit import PAD, EditEncoder, bos, pad_rows, repeat_features
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "onnx_speed.json"
+RESULTS = RESULTS_DIR / "onnx_speed.json"
 HEADS = ("action", "gap", "char")
 Logits = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -101,7 +101,7 @@ def main() -> None:
         if args.cer_rows:
             report["cer"] = _cer(model_dir, variants, vocab, config, args.cer_rows)
     _print(report)
-    write_results(RESULTS, report)
+    write_report(RESULTS, report)
 
 
 def _parse() -> argparse.Namespace:

@@ -40,42 +40,28 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import RESULTS_DIR, ROOT, run_context, write_report
+
 DIGITS_PER_LENGTH = 12  # fingerprints: (20 + i // 12 characters, i % 12 digits)
 
 
 def main() -> None:
     args = _parse()
-    context = {"started": _now(), "commit": _commit(), "load_at_start": os.getloadavg()}
+    context = run_context()
     with tempfile.TemporaryDirectory(prefix="serve-chaos-") as tmp:
         model = args.model or _random_model(Path(tmp) / "model")
         report = run(Path(tmp), model, args.requests, args.concurrency, args.timeout)
     report["command"] = " ".join([Path(sys.executable).name, *sys.argv])
     report["context"] = {
-        **context, "finished": _now(), "load_at_end": os.getloadavg(), "cores": os.cpu_count(),
+        **context, "finished": _now(), "load_average_1min_at_end": round(os.getloadavg()[0], 2),
     }  # fmt: skip
     _print(report)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_report(Path(args.out), report)
     sys.exit(0 if report["passed"] else 1)
 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-
-
-def _commit() -> str:
-    """HEAD, marked when the code under test (src/, benchmarks/) differs from it."""
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    changed = git("status", "--porcelain", "--", "src", "benchmarks")
-    return f"{head} + uncommitted changes in src/ or benchmarks/" if changed else head
 
 
 def _parse() -> argparse.Namespace:
@@ -84,7 +70,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2000, help="Requests in the loop.")
     parser.add_argument("--concurrency", type=int, default=16, help="Client threads.")
     parser.add_argument("--timeout", type=float, default=2.0, help="request_timeout_seconds.")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "serve_chaos.json"))
+    parser.add_argument("--out", default=str(RESULTS_DIR / "serve_chaos.json"))
     return parser.parse_args()
 
 

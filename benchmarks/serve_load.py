@@ -25,7 +25,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -34,9 +33,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from edit_models import print_context, random_edit_model, run_context
+from _common import RESULTS_DIR, ROOT, print_context, run_context, write_report
+from edit_models import random_edit_model
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # 100 characters, damaged by the default profile's kinds of mutation.
 SENTENCE = (
@@ -64,17 +63,12 @@ def main() -> None:
         "seconds_per_run": args.seconds,
         "max_batch_size": args.max_batch_size,
         "max_wait_ms": args.max_wait_ms,
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
         "rows": rows,
         "throughput_ratio": _ratios(rows),
         **run_context(),
     }
     _print(report)
-    out = ROOT / "benchmarks" / "results" / "serve_load.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_report(RESULTS_DIR / "serve_load.json", report)
 
 
 def _parse() -> argparse.Namespace:

@@ -16,6 +16,28 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the `spark` fixture starts Spark: it carries the `spark` marker wherever
+    it sits, so `make test-fast` (-m "not spark and not slow") leaves it out."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+
+
+@pytest.fixture(scope="session")
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread, restored at the end of the session: tiny models gain nothing from
+    threads (each Spark worker uses one too), and OpenMP threads spinning against the other
+    xdist worker on a shared 2-core machine make decoding and training crawl."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     """One small local Spark session for the whole test run (start-up costs seconds)."""

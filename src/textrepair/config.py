@@ -14,6 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from textrepair.model.constants import PROMPT, SMOLLM2
+
 PARAMS_ENV = "TEXTREPAIR_PARAMS"
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -38,6 +40,31 @@ class MutationSpec(_Strict):
     max_length: int = Field(ge=1, le=256, description="Cap on the span length.")
 
 
+def _default_mutation_profiles() -> dict[str, dict[str, dict[str, float]]]:
+    """params.yaml's profiles: light, default and heavy mix all five types; each single-type
+    profile is one type alone at 4 events per 100 characters."""
+    # name: (rate, mean_length, reversal's mean_length, max_length)
+    mixed = {
+        "light": (0.4, 1.5, 2.5, 6),
+        "default": (1.0, 2.0, 2.5, 8),
+        "heavy": (2.0, 2.5, 3.0, 10),
+    }
+    profiles: dict[str, dict[str, dict[str, float]]] = {}
+    for name, (rate, mean, reversal_mean, cap) in mixed.items():
+        profiles[name] = {
+            kind.value: {
+                "rate": rate,
+                "mean_length": reversal_mean if kind is MutationType.reversal else mean,
+                "max_length": cap,
+            }
+            for kind in MutationType
+        }
+    for kind in MutationType:
+        mean = 3.0 if kind is MutationType.reversal else 2.5
+        profiles[kind.value] = {kind.value: {"rate": 4.0, "mean_length": mean, "max_length": 8}}
+    return profiles
+
+
 class StorageConfig(_Strict):
     root: str = Field("data/lake", description="Lake root: local path, abfss:// or s3a:// URI.")
     storage_options: dict[str, str] = Field(
@@ -51,7 +78,14 @@ class SparkConfig(_Strict):
     delta_connector: bool = Field(
         False, description="Use Spark's Delta connector (jars on the classpath) for table I/O."
     )
-    conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
+    conf: dict[str, str] = Field(
+        default_factory=lambda: {
+            "spark.sql.shuffle.partitions": "8",
+            "spark.driver.memory": "4g",
+            "spark.ui.enabled": "false",
+        },
+        description="Extra Spark settings.",
+    )
 
 
 class CorpusConfig(_Strict):
@@ -92,7 +126,7 @@ class GoldConfig(_Strict):
         description="Profiles of the single-type test sets (built from the test split).",
     )
     max_windows_per_source: dict[str, int] = Field(
-        default_factory=dict,
+        default_factory=lambda: {"kjv": 20_000, "docstrings": 20_000},
         description="Balance: windows kept per source (a seeded sample); sources not named: all.",
     )
 
@@ -106,10 +140,6 @@ class GoldConfig(_Strict):
         return self
 
 
-PROMPT = "Repair: {corrupted}\nFixed: "
-# Aliases of causal bases fetched offline from PyPI (see model/bases.py).
-SMOLLM2 = "smollm2"  # SmolLM2-135M-Instruct, the default
-GEMMA3 = "gemma3-270m"  # Gemma 3 270M
 Family = Literal["byt5", "causal_lora", "edit"]
 Size = Literal["tiny", "small", "base"]
 InferenceDtype = Literal["float32", "bfloat16", "auto"]
@@ -172,7 +202,7 @@ class EditSettings(_Strict):
 class ModelConfig(_Strict):
     """Which model to build, and the decoding knobs saved with it."""
 
-    family: Family = Field("byt5", description="byt5, causal_lora or edit.")
+    family: Family = Field("causal_lora", description="byt5, causal_lora or edit.")
     size: Size = Field("small", description="tiny (tests), small or base.")
     init_from: str | None = Field(
         None,
@@ -199,7 +229,7 @@ class ModelConfig(_Strict):
         2, ge=0, description="Changes at most this many unchanged characters apart are one change."
     )
     dtype: InferenceDtype = Field(
-        "float32",
+        "auto",
         description="Weights' type when the model is loaded for inference. bfloat16 reads half "
         "the bytes per token: ~1.6x faster decoding on CPUs with AVX512-BF16 or AMX, same accuracy "
         "on validation (README), but slow on CPUs without them. auto: bfloat16 where the CPU has "
@@ -216,21 +246,21 @@ class ModelConfig(_Strict):
 class TrainConfig(_Strict):
     """Training knobs (params.yaml section `train`)."""
 
-    max_minutes: float = Field(15.0, gt=0, description="Wall-clock budget; training stops after.")
-    max_steps: int = Field(0, ge=0, description="Step budget; 0 means no step limit.")
+    max_minutes: float = Field(70.0, gt=0, description="Wall-clock budget; training stops after.")
+    max_steps: int = Field(650, ge=0, description="Step budget; 0 means no step limit.")
     epochs: float = Field(3.0, gt=0, description="Passes over gold/train (budgets stop first).")
-    batch_size: int = Field(32, ge=1, description="Windows per optimiser step.")
-    learning_rate: float = Field(1e-3, gt=0, description="Peak learning rate (linear decay).")
+    batch_size: int = Field(8, ge=1, description="Windows per optimiser step.")
+    learning_rate: float = Field(4e-4, gt=0, description="Peak learning rate (linear decay).")
     warmup_ratio: float = Field(0.05, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
-    eval_steps: int = Field(200, ge=1, description="Evaluate and checkpoint every N steps.")
-    eval_rows: int = Field(300, ge=1, description="Validation rows used at each evaluation.")
+    eval_steps: int = Field(100, ge=1, description="Evaluate and checkpoint every N steps.")
+    eval_rows: int = Field(100, ge=1, description="Validation rows used at each evaluation.")
     early_stopping_patience: int = Field(3, ge=1, description="Evaluations without improvement.")
     max_train_rows: int = Field(0, ge=0, description="Cap on training rows; 0 means all.")
     seed: int = Field(1234, description="Seed of initialisation and data order.")
-    threads: int = Field(0, ge=0, description="torch threads; 0 keeps torch's default.")
+    threads: int = Field(1, ge=0, description="torch threads; 0 keeps torch's default.")
     precision: InferenceDtype = Field(
-        "float32",
+        "auto",
         description="bfloat16: mixed precision (autocast; weights and optimiser stay float32), "
         "~1.3x faster steps for SmolLM2 + LoRA on a CPU with AVX512-BF16. auto: bfloat16 where "
         "the hardware has it (as `model.dtype`), else float32.",
@@ -249,7 +279,7 @@ class TrainConfig(_Strict):
         "continue from, e.g. in a later session. Both under a fresh learning-rate schedule.",
     )
     release: str | None = Field(
-        None,
+        "models/textrepair-smollm2-lora",
         description="A committed release model directory (see models/): the train stage adopts "
         "it instead of training. null (or `textrepair train --from-scratch`) trains.",
     )
@@ -257,7 +287,7 @@ class TrainConfig(_Strict):
 
 class EvaluateConfig(_Strict):
     max_rows_per_set: int = Field(
-        400, ge=0, description="Test rows per profile evaluated (0: all); bounds evaluation time."
+        100, ge=0, description="Test rows per profile evaluated (0: all); bounds evaluation time."
     )
     n_resamples: int = Field(1000, ge=10, description="Bootstrap resamples for the CIs.")
     batch_size: int = Field(32, ge=1, description="Windows per model call.")
@@ -299,7 +329,7 @@ class EditSpace(_Strict):
 
 
 class TuneConfig(_Strict):
-    """Tuning knobs (future params.yaml section `tune`)."""
+    """Tuning knobs (params.yaml section `tune`)."""
 
     n_trials: int = Field(8, ge=1, description="Optuna trials.")
     trial_minutes: float = Field(2.0, gt=0, description="Wall-clock budget of each trial.")
@@ -528,7 +558,9 @@ class Settings(BaseSettings):
     corpus: CorpusConfig = CorpusConfig()
     silver: SilverConfig = SilverConfig()
     gold: GoldConfig = GoldConfig()
-    mutation_profiles: dict[str, dict[MutationType, MutationSpec]] = Field(default_factory=dict)
+    mutation_profiles: dict[str, dict[MutationType, MutationSpec]] = Field(
+        default_factory=_default_mutation_profiles
+    )
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     train_output_dir: str = Field("artifacts/train", description="Checkpoints and the model.")

@@ -68,20 +68,8 @@ def _tiny_models():
     return tiny_models
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Repairer called in the test process uses one thread, like each Spark worker: OpenMP
-    threads spinning against other work on a shared 2-core machine make decoding crawl."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
-def copy_model_dir(tmp_path_factory) -> Path:
+def copy_model_dir(tmp_path_factory, one_torch_thread) -> Path:
     """A tiny byte-T5 trained for a few seconds to copy, saved as a model directory: its greedy
     output is deterministic and partly differs from its input, so parity checks mean something."""
     import torch
@@ -90,12 +78,9 @@ def copy_model_dir(tmp_path_factory) -> Path:
 
     # guard_span_chars=0: a barely trained model's changes are long, and the guard would undo them.
     config = ModelConfig(family="byt5", size="tiny", dropout=0.0, guard_span_chars=0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     torch.manual_seed(1)
     model, tokenizer = build_model(config)
     model = _tiny_models().train_to_copy(model, tokenizer, config, steps=60)
-    torch.set_num_threads(threads)
     return save_model(model, tokenizer, config, tmp_path_factory.mktemp("models") / "copy-byt5")
 
 

@@ -29,8 +29,6 @@ from textrepair.config import MlflowConfig, RegistryConfig
 from textrepair.lifecycle.registry import CHALLENGER, CHAMPION, promote
 from textrepair.lifecycle.tracking import configure_mlflow
 
-pytestmark = pytest.mark.slow
-
 START_TIMEOUT = 60.0
 EXPERIMENT = "textrepair-server-test"
 REGISTRY = RegistryConfig(model_name="textrepair-server-test")
@@ -61,6 +59,23 @@ def _healthy(url: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+class ServerStartError(RuntimeError):
+    """The server process exited, or did not answer /health in time."""
+
+
+def _wait_healthy(process: subprocess.Popen, url: str, timeout: float) -> float:
+    """Seconds until `url` answers /health; ServerStartError once the process exits or `timeout`
+    seconds pass (plus at most one probe)."""
+    started = time.monotonic()
+    while not _healthy(url):
+        if process.poll() is not None:
+            raise ServerStartError(f"exited with {process.returncode}")
+        if time.monotonic() - started > timeout:
+            raise ServerStartError(f"not healthy after {timeout:.0f} s")
+        time.sleep(0.5)
+    return time.monotonic() - started
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -103,23 +118,16 @@ def server(tmp_path_factory) -> Iterator[Server]:
         "--artifacts-destination",
         str(artifacts),
     ]
-    started = time.monotonic()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() - started > START_TIMEOUT:
-                state = (
-                    f"exited with {process.returncode}"
-                    if process.poll() is not None
-                    else f"not healthy after {START_TIMEOUT:.0f} s"
-                )
-                output = log_path.read_text(errors="replace")[-4000:]
-                pytest.fail(f"mlflow server {state}: {' '.join(command)}\n--- output ---\n{output}")
-            time.sleep(0.5)
-        seconds = time.monotonic() - started
+        try:
+            seconds = _wait_healthy(process, url, START_TIMEOUT)
+        except ServerStartError as error:
+            output = log_path.read_text(errors="replace")[-4000:]
+            pytest.fail(f"mlflow server {error}: {' '.join(command)}\n--- output ---\n{output}")
         print(f"\nmlflow server healthy at {url} after {seconds:.1f} s")
         yield Server(url, root, artifacts, seconds)
     finally:
@@ -141,12 +149,41 @@ def tracking(server: Server) -> Iterator[Server]:
     mlflow.set_tracking_uri(None)
 
 
-def test_server_starts_within_its_budget(server: Server, record_property) -> None:
-    record_property("mlflow_server_start_seconds", round(server.start_seconds, 1))
-    assert server.start_seconds < START_TIMEOUT
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen]:
+    """A process that stays up and serves nothing."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True
+    )
+    yield process
+    _stop(process)
 
 
-def test_runs_models_and_aliases_go_through_the_server(tracking: Server) -> None:
+def test_a_server_that_never_answers_fails_the_start_at_its_timeout(sleeper) -> None:
+    """The port accepts connections but nothing answers: the start fails once the budget is
+    spent (one 2-second probe late at most), not before and not never."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(ServerStartError, match="not healthy after 3 s"):
+            _wait_healthy(sleeper, url, timeout=3.0)
+        elapsed = time.monotonic() - started
+    assert 3.0 <= elapsed < 3.0 + 2 + 1.5, elapsed
+
+
+def test_a_server_that_exits_fails_the_start_at_once() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    started = time.monotonic()
+    with pytest.raises(ServerStartError, match="exited with 3"):
+        _wait_healthy(process, f"http://127.0.0.1:{_free_port()}", timeout=START_TIMEOUT)
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.slow
+def test_runs_models_and_aliases_go_through_the_server(tracking: Server, record_property) -> None:
+    record_property("mlflow_server_start_seconds", round(tracking.start_seconds, 1))
     with mlflow.start_run(run_name="server-test") as run:
         mlflow.log_params({"model.family": "byt5", "train.max_steps": 2})
         for step, loss in enumerate([1.5, 0.9]):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from tiny_models import train_to_copy
@@ -12,12 +10,8 @@ from textrepair.model.families import ModelConfig, build_model
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _one_thread() -> Iterator[None]:
-    # Tiny models gain nothing from threads, and OpenMP spinning on a shared 2-core box is slow.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread) -> None:
+    """Every model test, and the tiny models built for them, on one torch thread."""
 
 
 @pytest.fixture(scope="session")

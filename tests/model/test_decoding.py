@@ -47,6 +47,7 @@ def test_copy_greedy_equals_plain_greedy_for_a_random_model(tiny_byt5):
     assert copy_greedy(model, ids, mask, 50)[0] == _plain(model, ids, mask, 50)
 
 
+@pytest.mark.slow
 def test_repairer_outputs_do_not_depend_on_copy_awareness(copying_byt5):
     model, tokenizer = copying_byt5
     texts = [*_texts(seed=11), "An evil and adulterous generation seeketh after a sign. " * 5]
@@ -72,6 +73,7 @@ def test_drafter_copies_from_the_expected_position_after_a_fix():
     assert drafter.propose(list(b"he"), 5) == list(b"llo")
 
 
+@pytest.mark.slow
 def test_causal_prompt_lookup_equals_plain_greedy(causal_config):
     torch.manual_seed(2)
     from textrepair.model.families import build_model
@@ -86,6 +88,7 @@ def test_causal_prompt_lookup_equals_plain_greedy(causal_config):
     assert fast.stats == slow.stats
 
 
+@pytest.mark.slow
 def test_causal_uses_prompt_lookup_only_for_a_lone_window(causal_config):
     torch.manual_seed(2)
     from textrepair.model.families import build_model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 
@@ -40,6 +41,7 @@ TYPES = ("deletion", "substitution", "insertion", "duplication", "reversal")
 TEXT = st.text(alphabet=st.sampled_from("abcdefgh XYZ,.éß漢😀"), min_size=1, max_size=60)
 
 
+@functools.cache  # hypothesis calls it per example: reading params.yaml each time took 14 s
 def _profiles() -> dict[str, Mutator]:
     return {name: Mutator(spec) for name, spec in load_settings().mutation_profiles.items()}
 
@@ -193,9 +195,9 @@ def test_batch_targets_line_up():
     assert (batch.fill_targets != -100).sum() == 0  # nothing was lost, nothing to fill
 
 
+@pytest.mark.slow
 def test_a_tiny_model_learns_to_undo_one_damage_pattern(tmp_path):
     """Trained for a few seconds on duplications only, it removes most of them."""
-    torch.set_num_threads(1)
     rng = random.Random(0)
     words = ["alpha", "beta", "gamma", "delta", "river", "stone", "light", "north"]
     windows = [" ".join(rng.choice(words) for _ in range(6)) for _ in range(200)]
@@ -237,7 +239,6 @@ def test_resume_continues_exactly(tmp_path):
     """Ten steps, a checkpoint, ten more on --resume: the same weights as twenty in one go."""
     from textrepair.model.edit_train import EditTrainSetup, train_edit
 
-    torch.set_num_threads(1)
     windows = [f"line {i}: the quick brown fox jumps over the lazy dog" for i in range(30)]
     sampler = DamageSampler(windows, _profiles(), {"default": 1.0}, 0.1, seed=3)
     validation, _ = sampler.examples(999, 8)

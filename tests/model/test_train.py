@@ -27,6 +27,7 @@ def _first_loss(result) -> float:
     return next(entry["loss"] for entry in result.log_history if "loss" in entry)
 
 
+@pytest.mark.slow
 def test_bfloat16_warm_started_training_starts_from_the_adapter(tmp_path):
     config = local_base_config(tmp_path, rank=4)
     model, tokenizer = build_model(config)

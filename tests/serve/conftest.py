@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,8 @@ from textrepair.model.repairer import Repairer
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # a tiny model gains nothing from threads on a shared 2-core box
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread) -> None:
+    """Every service test, and the tiny model built for them, on one torch thread."""
 
 
 @pytest.fixture(scope="session")

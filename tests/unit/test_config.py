@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -69,3 +72,27 @@ def test_importing_does_not_touch_the_filesystem(tmp_path):
     code = "; ".join(f"import {module}" for module in modules)
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def _leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted key, value) of every non-mapping value; lists are compared whole."""
+    if not isinstance(value, dict):
+        yield prefix, value
+        return
+    for key, inner in value.items():
+        yield from _leaves(inner, f"{prefix}.{key}" if prefix else str(key))
+
+
+def test_defaults_are_the_repository_params(monkeypatch, tmp_path):
+    """`make run` uses params.yaml: Settings() without a file must mean the same thing."""
+    for name in [n for n in os.environ if n.startswith("TEXTREPAIR_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no params.yaml here
+    defaults = dict(_leaves(load_settings().model_dump(mode="json")))
+    params = dict(_leaves(read_params(REPO_PARAMS)))
+    disagree = {
+        key: (defaults.get(key, "<missing>"), value)
+        for key, value in params.items()
+        if defaults.get(key, "<missing>") != value
+    }
+    assert not disagree, f"default vs params.yaml: {disagree}"

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import torch
 
-from textrepair.config import GEMMA3, SMOLLM2
 from textrepair.dirswap import replace_dir
+from textrepair.model.constants import GEMMA3, SMOLLM2
 
 CACHE_ENV = "TEXTREPAIR_CACHE"
 # A whole GGUF file, or one numbered piece of a file split across packages.

@@ -24,8 +24,8 @@ from typing import Any
 import torch
 from rapidfuzz.distance import Levenshtein
 
-from textrepair.config import PROMPT
 from textrepair.data.segment import CLAUSE_END, SENTENCE_END
+from textrepair.model.constants import PROMPT
 from textrepair.model.decoding import copy_greedy
 from textrepair.model.families import (
     EOS_ID,
