@@ -77,7 +77,9 @@ def copy_model_dir(tmp_path_factory, one_torch_thread) -> Path:
     from textrepair.model.families import ModelConfig, build_model, save_model
 
     # guard_span_chars=0: a barely trained model's changes are long, and the guard would undo them.
-    config = ModelConfig(family="byt5", size="tiny", dropout=0.0, guard_span_chars=0)
+    config = ModelConfig(
+        dtype="float32", family="byt5", size="tiny", dropout=0.0, guard_span_chars=0
+    )
     torch.manual_seed(1)
     model, tokenizer = build_model(config)
     model = _tiny_models().train_to_copy(model, tokenizer, config, steps=60)
@@ -91,7 +93,7 @@ def edit_model_dir(tmp_path_factory, damaged_texts) -> Path:
 
     from textrepair.model.families import ModelConfig, build_model, save_model
 
-    config = ModelConfig(family="edit", size="tiny", dropout=0.0)
+    config = ModelConfig(dtype="float32", family="edit", size="tiny", dropout=0.0)
     torch.manual_seed(2)
     model, vocab = build_model(config, damaged_texts)
     with torch.no_grad():  # sharper random tags, few gaps: some characters change

@@ -39,6 +39,8 @@ def write_tiny_model(path: Path) -> Path:
     a random model never emits its end marker and would otherwise run to 1.5x the input.
     """
     torch.manual_seed(0)
-    config = ModelConfig(family="byt5", size="tiny", dropout=0.0, max_new_tokens_ratio=0.05)
+    config = ModelConfig(
+        dtype="float32", family="byt5", size="tiny", dropout=0.0, max_new_tokens_ratio=0.05
+    )
     model, tokenizer = build_model(config)
     return save_model(model.eval(), tokenizer, config, path)

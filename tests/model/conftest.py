@@ -16,12 +16,12 @@ def _one_thread(one_torch_thread) -> None:
 
 @pytest.fixture(scope="session")
 def byt5_config() -> ModelConfig:
-    return ModelConfig(family="byt5", size="tiny", dropout=0.0)
+    return ModelConfig(dtype="float32", family="byt5", size="tiny", dropout=0.0)
 
 
 @pytest.fixture(scope="session")
 def causal_config() -> ModelConfig:
-    return ModelConfig(family="causal_lora", size="tiny")
+    return ModelConfig(dtype="float32", family="causal_lora", size="tiny")
 
 
 @pytest.fixture(scope="session")

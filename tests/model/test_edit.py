@@ -99,7 +99,7 @@ def test_repeat_features_mark_a_tandem_copy():
 
 # ----------------------------------------------------------------------------- tiny models
 def _tiny(texts: list[str], seed: int = 0) -> tuple[ModelConfig, torch.nn.Module, CharVocab]:
-    config = ModelConfig(family="edit", size="tiny", dropout=0.0)
+    config = ModelConfig(dtype="float32", family="edit", size="tiny", dropout=0.0)
     torch.manual_seed(seed)
     model, vocab = build_model(config, texts)
     return config, model.eval(), vocab
@@ -206,6 +206,7 @@ def test_a_tiny_model_learns_to_undo_one_damage_pattern(tmp_path):
     sampler = DamageSampler(windows, profiles, {"duplication": 1.0}, 0.0, seed=1)
     held_out, _ = sampler.examples(10_000, 40)
     config = ModelConfig(
+        dtype="float32",
         family="edit",
         size="tiny",
         dropout=0.0,
@@ -220,6 +221,7 @@ def test_a_tiny_model_learns_to_undo_one_damage_pattern(tmp_path):
         eval_rows=40,
         seed=0,
         threads=1,
+        precision="float32",
     )
     result = train_edit_model(config, train_config, windows, held_out, profiles, 0.0, tmp_path)
     repairer = Repairer.load(result.model_dir)

@@ -109,11 +109,13 @@ def test_causal_lora_trains_only_the_adapter(tiny_causal):
 
 def test_config_rejects_unknown_family_and_fields():
     with pytest.raises(ValueError):
-        ModelConfig(family="gpt")
+        ModelConfig(dtype="float32", family="gpt")
     with pytest.raises(ValueError):
-        ModelConfig(colour="blue")
-    assert ModelConfig(family="causal_lora", size="small").base_model() == "smollm2"
-    assert ModelConfig(family="causal_lora", size="tiny").base_model() is None
+        ModelConfig(dtype="float32", colour="blue")
+    assert (
+        ModelConfig(dtype="float32", family="causal_lora", size="small").base_model() == "smollm2"
+    )
+    assert ModelConfig(dtype="float32", family="causal_lora", size="tiny").base_model() is None
 
 
 def _greedy(model, ids):
@@ -154,7 +156,7 @@ def test_causal_with_random_base_is_saved_merged(causal_config, tmp_path):
 
 @pytest.mark.parametrize("family", ["byt5", "causal_lora"])
 def test_bfloat16_models_load_in_bfloat16_and_repair(family, tmp_path):
-    config = ModelConfig(family=family, size="tiny", dropout=0.0)
+    config = ModelConfig(dtype="float32", family=family, size="tiny", dropout=0.0)
     torch.manual_seed(0)
     model, tokenizer = build_model(config)
     model = perturb_lora(model) if family == "causal_lora" else model.eval()

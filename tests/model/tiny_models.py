@@ -53,7 +53,11 @@ def local_base_config(folder: Path, rank: int = 16) -> ModelConfig:
         AutoModelForCausalLM.from_config(tiny_causal_config()).save_pretrained(base_dir)
         ByT5Tokenizer().save_pretrained(base_dir)
     return ModelConfig(
-        family="causal_lora", size="small", init_from=str(base_dir), lora={"r": rank}
+        dtype="float32",
+        family="causal_lora",
+        size="small",
+        init_from=str(base_dir),
+        lora={"r": rank},
     )
 
 

@@ -19,7 +19,7 @@ def _one_thread(one_torch_thread) -> None:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     torch.manual_seed(0)
-    config = ModelConfig(family="byt5", size="tiny", dropout=0.0)
+    config = ModelConfig(dtype="float32", family="byt5", size="tiny", dropout=0.0)
     model, tokenizer = build_model(config)
     return save_model(model.eval(), tokenizer, config, tmp_path_factory.mktemp("tiny") / "model")
 

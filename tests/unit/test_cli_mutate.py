@@ -90,11 +90,14 @@ def test_unknown_profile_lists_known_profiles():
     assert "known: " + ", ".join(PROFILE_NAMES) in message
 
 
-def test_missing_params_file_means_no_profiles(tmp_path):
-    # Hermetic: the empty working directory has no params.yaml, so no profile exists.
-    result = CliRunner().invoke(app, ["mutate", TEXT, "--params", str(tmp_path / "none.yaml")])
+def test_missing_params_file_means_the_built_in_profiles(tmp_path):
+    # Hermetic: no params file, so the defaults (params.yaml's own profiles) apply.
+    missing = str(tmp_path / "none.yaml")
+    result = CliRunner().invoke(app, ["mutate", TEXT, "--profile", "nosuch", "--params", missing])
     assert result.exit_code != 0
-    assert "known: none" in flat(result.output)
+    assert "known: default, deletion, duplication" in flat(result.output)
+    result = CliRunner().invoke(app, ["mutate", TEXT, "--seed", "3", "--params", missing])
+    assert result.exit_code == 0, result.output
 
 
 def test_help():

@@ -64,7 +64,8 @@ def code_closure(entry: Path) -> set[str]:
         if path in seen:
             continue
         seen.add(path)
-        todo.extend(_imports(path) - seen)
+        if path.relative_to(ROOT).as_posix() not in NOT_CODE_DEPS:
+            todo.extend(_imports(path) - seen)
     files = {p.relative_to(ROOT).as_posix() for p in seen if p.name != "__init__.py"}
     return files - NOT_CODE_DEPS
 
