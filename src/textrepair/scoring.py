@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from textrepair.model.source import is_model_dir, resolve
+from textrepair.model.source import ModelInfo, is_model_dir, resolve
 
 PREDICTION_SCHEMA = pa.schema(
     [
@@ -47,11 +47,15 @@ WORKER_LOADS: list[str] = []  # one entry per model load in this process (tests 
 class ScoringModel:
     """A model pinned for one job: what workers load, and the version predictions record."""
 
-    source: str  # what was asked for: a model directory or an MLflow model URI
+    info: ModelInfo  # what was asked for (info.source) and what it resolved to
     local_dir: str  # a textrepair model directory on a path workers can read
-    version: str  # model.source's version id, e.g. 3, or dir:<name>@<weights hash>
     batch_size: int = 16
     torch_threads: int = 1
+
+    @property
+    def version(self) -> str:
+        """The version id predictions record, e.g. 3, or dir:<name>@<weights hash>."""
+        return self.info.version
 
 
 def resolve_model(
@@ -65,11 +69,11 @@ def resolve_model(
     options = dict(batch_size=batch_size, torch_threads=torch_threads)
     target, info = resolve(source)
     if is_model_dir(target):
-        return ScoringModel(source, str(Path(target).absolute()), info.version, **options)
+        return ScoringModel(info, str(Path(target).absolute()), **options)
     from textrepair.model.pyfunc import download_model_dir
 
     local = download_model_dir(target, download_dir or _temporary_dir())
-    return ScoringModel(source, str(local), info.version, **options)
+    return ScoringModel(info, str(local), **options)
 
 
 def _temporary_dir() -> Path:

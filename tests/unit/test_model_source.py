@@ -42,7 +42,9 @@ def test_batch_scoring_records_the_version_id_serving_reports(tmp_path):
     from textrepair.scoring import resolve_model
 
     model = _model_dir(tmp_path / "m")
-    assert resolve_model(str(model)).version == resolve(str(model))[1].version
+    pinned = resolve_model(str(model))
+    assert pinned.info == resolve(str(model))[1] and pinned.version == pinned.info.version
+    assert pinned.local_dir == str(model.absolute())
 
 
 def test_an_exported_directory_keeps_its_registry_identity(tmp_path):
