@@ -59,7 +59,10 @@ def test_importing_does_not_touch_the_filesystem(tmp_path):
     import subprocess
     import sys
 
-    modules = ("config", "mutations", "segment", "tables", "corpus", "cli", "stages.clean")
+    modules = (
+        *("config", "data.mutations", "data.segment", "data.tables", "data.corpus", "cli"),
+        *("stages.clean", "model.source", "scoring"),
+    )
     code = "; ".join(f"import textrepair.{module}" for module in modules)
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
     assert list(tmp_path.iterdir()) == []
