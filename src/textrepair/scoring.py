@@ -1,20 +1,19 @@
 """Scoring shared by the batch job and the stream: prediction rows from texts, through Repairer.
 
-The driver resolves the model once (`resolve_model`): a registered model URI such as
-`models:/textrepair@champion` is pinned to its version and downloaded to a local directory, so
-every worker scores with the same weights even if @champion moves during the job, and every
-prediction records that version. Python workers load the directory once per process
-(`worker_repairer`) and reuse it for every batch and task they run (Spark reuses its Python
-workers), so a job or a long-running stream loads the model once per core, not once per batch.
+The driver resolves the model once (`resolve_model`, through `model.source`): a registered model
+URI such as `models:/textrepair@champion` is pinned to its version and downloaded to a local
+directory, so every worker scores with the same weights even if @champion moves during the job,
+and every prediction records that version (the same id the API logs). Python workers load the
+directory once per process (`worker_repairer`) and reuse it for every batch and task they run
+(Spark reuses its Python workers), so a job or a long-running stream loads the model once per
+core, not once per batch.
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime as dt
-import hashlib
 import json
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,6 +23,8 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+
+from textrepair.model.source import ModelInfo, is_model_dir, resolve
 
 PREDICTION_SCHEMA = pa.schema(
     [
@@ -36,7 +37,6 @@ PREDICTION_SCHEMA = pa.schema(
         ("scored_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?$")
 
 # Per Python worker process: model directory -> loaded Repairer (see worker_repairer).
 _WORKER_REPAIRERS: dict[str, Any] = {}
@@ -47,11 +47,15 @@ WORKER_LOADS: list[str] = []  # one entry per model load in this process (tests 
 class ScoringModel:
     """A model pinned for one job: what workers load, and the version predictions record."""
 
-    source: str  # what was asked for: a model directory or an MLflow model URI
+    info: ModelInfo  # what was asked for (info.source) and what it resolved to
     local_dir: str  # a textrepair model directory on a path workers can read
-    version: str  # e.g. models:/textrepair/3, or dir:<name>@<weights hash>
     batch_size: int = 16
     torch_threads: int = 1
+
+    @property
+    def version(self) -> str:
+        """The version id predictions record, e.g. 3, or dir:<name>@<weights hash>."""
+        return self.info.version
 
 
 def resolve_model(
@@ -59,31 +63,17 @@ def resolve_model(
 ) -> ScoringModel:
     """Pin `source` (a model directory or an MLflow model URI) to a local directory and version.
 
-    A `models:/name@alias` URI is resolved to `models:/name/<version>` first. MLflow must already
-    point at the right tracking URI (`tracking.configure_mlflow`).
+    A `models:/name@alias` URI is resolved to `models:/name/<version>` first (`model.source`).
+    MLflow must already point at the right tracking URI (`tracking.configure_mlflow`).
     """
-    from textrepair.model.families import MANIFEST
-
     options = dict(batch_size=batch_size, torch_threads=torch_threads)
-    if (Path(source) / MANIFEST).is_file():
-        local = Path(source).absolute()
-        return ScoringModel(source, str(local), _directory_version(local), **options)
+    target, info = resolve(source)
+    if is_model_dir(target):
+        return ScoringModel(info, str(Path(target).absolute()), **options)
     from textrepair.model.pyfunc import download_model_dir
 
-    pinned = _pin_registered(source)
-    target = download_dir or _temporary_dir()
-    local = download_model_dir(pinned, target)
-    return ScoringModel(source, str(local), pinned, **options)
-
-
-def _pin_registered(uri: str) -> str:
-    match = _MODELS_URI.match(uri)
-    if not match or not match["alias"]:
-        return uri
-    from mlflow import MlflowClient
-
-    version = MlflowClient().get_model_version_by_alias(match["name"], match["alias"]).version
-    return f"models:/{match['name']}/{version}"
+    local = download_model_dir(target, download_dir or _temporary_dir())
+    return ScoringModel(info, str(local), **options)
 
 
 def _temporary_dir() -> Path:
@@ -91,18 +81,6 @@ def _temporary_dir() -> Path:
     # The workers of this job read it; nothing needs it after the driver exits.
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
-
-
-def _directory_version(path: Path) -> str:
-    """dir:<name>@<hash of the manifest and weights>: changes whenever the weights change."""
-    from textrepair.model.families import MANIFEST
-
-    digest = hashlib.sha256()
-    for file in [*sorted(path.glob("*.safetensors")), path / MANIFEST]:
-        with file.open("rb") as handle:
-            for block in iter(lambda h=handle: h.read(1 << 20), b""):
-                digest.update(block)
-    return f"dir:{path.name}@{digest.hexdigest()[:12]}"
 
 
 def worker_repairer(model: ScoringModel) -> Any:

@@ -38,8 +38,8 @@ def test_every_bad_record_is_a_document_with_its_reason(poison):
 
 def test_files_over_the_limit_are_not_hashed_in_full(poison, monkeypatch):
     hashed: list[str] = []
-    real = corpus.file_fingerprint
-    monkeypatch.setattr(corpus, "file_fingerprint", lambda p: hashed.append(p.name) or real(p))
+    real = corpus.sha256_file
+    monkeypatch.setattr(corpus, "sha256_file", lambda p: hashed.append(p.name) or real(p))
     files = {Path(f.path).name: f for f in discover(config(poison.folder)).files}
     assert "oversize.txt" in files and "oversize.txt" not in hashed
     assert "good.txt" in hashed

@@ -9,7 +9,8 @@ import pytest
 from mlflow import MlflowClient
 
 from textrepair.config import Settings, read_params
-from textrepair.ui.backend import model_info, registry_versions
+from textrepair.model.source import resolve
+from textrepair.ui.backend import registry_versions
 
 pytestmark = pytest.mark.slow
 
@@ -54,6 +55,6 @@ def test_versions_come_with_metrics_aliases_and_promotion_tags(settings):
     assert rows[0]["model.cer_out"] == pytest.approx(0.05)
     assert rows[0]["promotion.decision"] == "promoted"
     assert "train_loss" not in rows[0]  # only the model.* evaluation metrics
-    info = model_info(f"models:/{name}@champion")
-    assert (info.version, info.alias) == ("2", "champion")
-    assert model_info(f"models:/{name}/1").version == "1"
+    target, info = resolve(f"models:/{name}@champion")
+    assert (target, info.version, info.alias) == (f"models:/{name}/2", "2", "champion")
+    assert resolve(f"models:/{name}/1")[1].version == "1"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
 import torch
 
-from textrepair.model.families import PAD_ID, save_model
+from textrepair.model.families import MANIFEST, PAD_ID, save_model
 from textrepair.model.repairer import Repairer, apply_edits
 
 BAD_INPUTS = [
@@ -120,6 +121,22 @@ def test_load_gives_the_same_repairs(tiny_byt5, byt5_config, tmp_path):
     texts = ["hello world", "a bit longer text. Two sentences."]
     expected = Repairer(model, tokenizer, "byt5").repair(texts)
     assert Repairer.load(tmp_path / "m").repair(texts) == expected
+
+
+def test_load_cuts_windows_as_long_as_the_manifest_says(tiny_byt5, byt5_config, tmp_path):
+    model, tokenizer = tiny_byt5
+    path = save_model(model, tokenizer, byt5_config, tmp_path / "m", max_window_bytes=64)
+    assert Repairer.load(path).max_window_bytes == 64
+    assert Repairer.load(path, max_window_bytes=32).max_window_bytes == 32  # an option still wins
+
+
+def test_a_manifest_without_the_window_length_means_192(tiny_byt5, byt5_config, tmp_path):
+    model, tokenizer = tiny_byt5
+    path = save_model(model, tokenizer, byt5_config, tmp_path / "m", max_window_bytes=64)
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    del manifest["max_window_bytes"]  # as in the releases saved before it was recorded
+    (path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    assert Repairer.load(path).max_window_bytes == 192
 
 
 def test_unknown_family_is_refused(tiny_byt5):

@@ -9,7 +9,7 @@ import pytest
 from tiny_models import local_base_config, sentence, train_to_copy
 
 from textrepair.config import TrainConfig
-from textrepair.model.families import ModelLoadError, build_model, save_model
+from textrepair.model.families import ModelLoadError, build_model, read_manifest, save_model
 from textrepair.model.train import train
 
 
@@ -44,7 +44,10 @@ def test_bfloat16_warm_started_training_starts_from_the_adapter(tmp_path):
     save_model(copier, tokenizer, config, tmp_path / "start")
     train_pairs, validation_pairs = _pairs(8, seed=1), _pairs(4, seed=2)
 
-    cold = train(config, _config(), train_pairs, validation_pairs, tmp_path / "cold")
+    cold = train(
+        config, _config(), train_pairs, validation_pairs, tmp_path / "cold", max_window_bytes=96
+    )
+    assert read_manifest(cold.model_dir)["max_window_bytes"] == 96  # Repairer.load reads it
     warm = train(
         config,
         _config(precision="bfloat16", warm_start=str(tmp_path / "start")),

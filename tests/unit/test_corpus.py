@@ -20,10 +20,10 @@ from textrepair.data.corpus import (
     SourceFile,
     decode_bytes,
     discover,
-    file_fingerprint,
     is_binary,
     read_documents,
 )
+from textrepair.hashing import sha256_file
 
 
 def cfg(**overrides) -> CorpusConfig:
@@ -135,7 +135,7 @@ def test_directory_recursion_and_skip_report(tmp_path):
         ".git": "hidden",
     }
     by_name = {Path(f.path).name: f for f in found.files}
-    assert by_name["a.txt"].sha256 == file_fingerprint(tmp_path / "a.txt")
+    assert by_name["a.txt"].sha256 == sha256_file(tmp_path / "a.txt")
     assert by_name["a.txt"].size == 5
     assert {f.format for f in found.files} == {"text", "jsonl", "csv", "parquet"}
 
@@ -179,14 +179,6 @@ def test_special_entries_are_skipped_not_read(tmp_path):
         "pipe.txt": "not_a_regular_file",
         "broken.txt": "unreadable_file",
     }
-
-
-def test_file_fingerprint_streams_large_files(tmp_path):
-    import hashlib
-
-    data = os.urandom(3 * (1 << 20) + 17)
-    (tmp_path / "big.bin").write_bytes(data)
-    assert file_fingerprint(tmp_path / "big.bin") == hashlib.sha256(data).hexdigest()
 
 
 # ------------------------------------------------------------------------------- plain text

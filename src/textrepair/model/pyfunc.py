@@ -121,10 +121,10 @@ def load_repairer(source: str) -> Repairer:
     `mlflow.pyfunc.load_model` (which unpickles python_model.pkl): serving, batch, stream and UI
     all come here or to `Repairer.load`.
     """
-    from textrepair.model.families import MANIFEST
     from textrepair.model.repairer import Repairer
+    from textrepair.model.source import is_model_dir
 
-    if (Path(source) / MANIFEST).is_file():
+    if is_model_dir(source):
         return Repairer.load(source)
     # The weights are read into memory, so the download is not needed after the load.
     with tempfile.TemporaryDirectory(prefix="textrepair-model-") as tmp:

@@ -28,13 +28,16 @@ from textrepair.data.segment import CLAUSE_END, SENTENCE_END
 from textrepair.model.constants import PROMPT
 from textrepair.model.decoding import copy_greedy
 from textrepair.model.families import (
+    DEFAULT_WINDOW_BYTES,
     EOS_ID,
     PAD_ID,
     decode_bytes,
     encode_bytes,
     encode_prompt,
     load_model,
+    read_manifest,
     utf8,
+    window_bytes,
 )
 
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
@@ -65,7 +68,7 @@ class RepairResult:
 
 
 # ------------------------------------------------------------------------------------ windowing
-def split_windows(text: str, max_bytes: int = 192) -> list[tuple[str, bool]]:
+def split_windows(text: str, max_bytes: int = DEFAULT_WINDOW_BYTES) -> list[tuple[str, bool]]:
     """Cut `text` into (piece, is_window) pairs whose concatenation is exactly `text`.
 
     Windows are at most `max_bytes` UTF-8 bytes, hold no line break and no outer whitespace. A long
@@ -166,7 +169,7 @@ class Repairer:
         tokenizer: Any,
         family: str,
         *,
-        max_window_bytes: int = 192,
+        max_window_bytes: int = DEFAULT_WINDOW_BYTES,
         batch_size: int = 16,
         num_beams: int = 1,
         copy_aware: bool = True,
@@ -204,11 +207,13 @@ class Repairer:
 
     @classmethod
     def load(cls, path: str | Path, **options: Any) -> Repairer:
-        """A Repairer over a model directory written by `families.save_model`."""
+        """A Repairer over a model directory written by `families.save_model`; its windows are as
+        long as the manifest says the training windows were."""
         model, tokenizer, config = load_model(path)
         from textrepair.model.edit import EditDecoding
 
         defaults = dict(
+            max_window_bytes=window_bytes(read_manifest(path)),
             edit_decoding=EditDecoding.from_settings(config.edit),
             max_new_tokens_ratio=config.max_new_tokens_ratio,
             draft_tokens=config.draft_tokens,

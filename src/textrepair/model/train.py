@@ -19,6 +19,7 @@ from transformers import TrainerCallback
 
 from textrepair.config import ModelConfig, TrainConfig
 from textrepair.model.families import (
+    DEFAULT_WINDOW_BYTES,
     build_model,
     encode,
     inference_dtype,
@@ -96,6 +97,7 @@ def train(
     *,
     resume: bool = False,
     report_to: Sequence[str] = (),
+    max_window_bytes: int = DEFAULT_WINDOW_BYTES,
 ) -> TrainResult:
     """Train a model of `model_config`, keep the best checkpoint by validation loss, save it."""
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
@@ -154,7 +156,13 @@ def train(
     started = time.monotonic()
     output = trainer.train(resume_from_checkpoint=_last_checkpoint(output_dir) if resume else None)
     seconds = time.monotonic() - started
-    model_dir = save_model(trainer.model, tokenizer, model_config, output_dir / "model")
+    model_dir = save_model(
+        trainer.model,
+        tokenizer,
+        model_config,
+        output_dir / "model",
+        max_window_bytes=max_window_bytes,
+    )
     history = list(trainer.state.log_history)
     stopped_by = "time budget" if budget.expired else _stop_reason(trainer, config)
     log.info("trained %d steps in %.0f s (%s)", output.global_step, seconds, stopped_by)

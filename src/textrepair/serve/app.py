@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
 from textrepair.config import ServeConfig, Settings
+from textrepair.model.source import ModelInfo, champion_uri
 from textrepair.monitoring.drift_metrics import register_drift_gauges
 from textrepair.monitoring.predlog import PredictionLogWriter, prediction_rows
 from textrepair.serve.batcher import DeadlineExceededError, MicroBatcher, QueueFullError
@@ -37,7 +38,7 @@ from textrepair.serve.schemas import (
     RepairResponse,
     request_model,
 )
-from textrepair.serve.slot import Loaded, ModelInfo, ModelSlot
+from textrepair.serve.slot import Loaded, ModelSlot
 
 log = logging.getLogger(__name__)
 API_KEY_HEADER = "X-API-Key"
@@ -47,10 +48,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 422, 429, 503)
 }
 CLIENT_CLOSED = 499  # nginx's status for a client that went away: logged, never sent
-
-
-def champion_uri(settings: Settings) -> str:
-    return f"models:/{settings.registry.model_name}@champion"
 
 
 def create_app(

@@ -8,8 +8,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from textrepair.model.families import MANIFEST, merge_adapter
-from textrepair.serve.slot import SERVING_INFO, ModelInfo, resolve
+from textrepair.model.families import merge_adapter
+from textrepair.model.source import SERVING_INFO, ModelInfo, is_model_dir, resolve
 
 
 def export_model(source: str, output: Path, tracking_uri: str | None = None) -> ModelInfo:
@@ -37,7 +37,7 @@ def export_model(source: str, output: Path, tracking_uri: str | None = None) -> 
 
 
 def _model_files(target: str, tmp: Path, tracking_uri: str | None) -> Path:
-    if (Path(target) / MANIFEST).is_file():
+    if is_model_dir(target):
         return Path(target)
     import mlflow
 

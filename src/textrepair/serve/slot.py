@@ -1,72 +1,27 @@
-"""Which model serves: resolve a source to a version, load it, and swap it without downtime.
+"""Which model serves: load the version a source resolves to, and swap it without downtime.
 
-A source is a model directory (e.g. written by `textrepair export`), `models:/name@alias` or
-`models:/name/version`. An alias is resolved to its version first and that exact version is
-loaded, so the version the service reports is the one it runs.
+Sources and version ids are `model.source`'s: an alias is resolved to its version first and that
+exact version is loaded, so the version the service reports is the one it runs.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from textrepair.model.families import MANIFEST
-
-SERVING_INFO = "serving.json"  # written by `textrepair export` next to the model files
-_ALIAS_URI = re.compile(r"models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)")
-_VERSION_URI = re.compile(r"models:/(?P<name>[^/@]+)/(?P<version>\d+)")
+from textrepair.model.source import ModelInfo, is_alias_uri, resolve
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    version: str
-    alias: str | None
-    source: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
 class Loaded:
     repairer: Any
     info: ModelInfo
-
-
-def resolve(source: str, tracking_uri: str | None = None) -> tuple[str, ModelInfo]:
-    """(what to load, what it is). Aliases become the exact version they point at now."""
-    if match := _ALIAS_URI.fullmatch(source):
-        from mlflow import MlflowClient
-
-        name, alias = match["name"], match["alias"]
-        version = MlflowClient(tracking_uri).get_model_version_by_alias(name, alias).version
-        return f"models:/{name}/{version}", ModelInfo(name, str(version), alias, source)
-    if match := _VERSION_URI.fullmatch(source):
-        return source, ModelInfo(match["name"], match["version"], None, source)
-    path = Path(source)
-    if (path / MANIFEST).is_file():
-        return source, _directory_info(path)
-    if len(urlparse(source).scheme) <= 1:  # a path (or a Windows drive), not a URI
-        raise FileNotFoundError(f"no textrepair model at {source}: {MANIFEST} does not exist")
-    return source, ModelInfo(source, "unknown", None, source)
-
-
-def _directory_info(path: Path) -> ModelInfo:
-    """The registry identity an exported directory carries, else the directory's name."""
-    try:
-        saved = json.loads((path / SERVING_INFO).read_text(encoding="utf-8"))
-        return ModelInfo(saved["name"], str(saved["version"]), saved.get("alias"), str(path))
-    except (OSError, ValueError, KeyError, TypeError):
-        return ModelInfo(path.resolve().name, "local", None, str(path))
 
 
 def load(target: str, info: ModelInfo, tracking_uri: str | None = None) -> Loaded:
@@ -127,7 +82,7 @@ class ModelSlot:
         current = self._current
         if current is None:
             return True
-        if _ALIAS_URI.fullmatch(self.source):
+        if is_alias_uri(self.source):
             _, info = resolve(self.source, self.tracking_uri)
             return info.version not in (current.info.version, self._failed_version)
         return self._directory_marker() != self._marker

@@ -137,6 +137,7 @@ def fit(
         output_dir,
         resume=resume,
         report_to=report_to,
+        max_window_bytes=settings.silver.max_window_bytes,
     )
 
 
@@ -165,4 +166,5 @@ def _fit_edit(
         output_dir,
         resume=resume,
         on_metrics=on_metrics or (lambda metrics, step: None),
+        max_window_bytes=settings.silver.max_window_bytes,
     )

@@ -14,6 +14,7 @@ import streamlit as st
 from textrepair.config import MutationType, Settings, load_settings
 from textrepair.lifecycle.evaluation import cer
 from textrepair.model.repairer import RepairResult, compute_edits
+from textrepair.model.source import ModelInfo
 from textrepair.ui import backend as bk
 from textrepair.ui import highlight as hl
 
@@ -29,7 +30,7 @@ def _backend(_settings: Settings, key: str) -> bk.ApiBackend | bk.LocalBackend:
 
 
 @st.cache_data(max_entries=256, show_spinner="Repairing…")
-def _repair(_service: Any, key: str, text: str) -> tuple[RepairResult, bk.ModelInfo]:
+def _repair(_service: Any, key: str, text: str) -> tuple[RepairResult, ModelInfo]:
     # Cached so that reruns (every widget change) neither recompute nor log a prediction twice.
     results, info = _service.repair([text])
     return results[0], info

@@ -10,31 +10,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from textrepair.config import MutationSpec, MutationType, Settings
 from textrepair.data.mutations import Mutation, Mutator, row_rng
 from textrepair.model.repairer import Edit, RepairResult
+from textrepair.model.source import ModelInfo, champion_uri, resolve
 
 log = logging.getLogger(__name__)
 
 
 class BackendError(RuntimeError):
     """The model or the API cannot be used; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    version: str
-    alias: str | None
-    source: str  # the API URL, the model directory or the model URI
-
-    def label(self) -> str:
-        alias = f" @{self.alias}" if self.alias else ""
-        return f"{self.name} version {self.version}{alias} ({self.source})"
 
 
 class ApiBackend:
@@ -91,34 +79,17 @@ def make_backend(settings: Settings) -> ApiBackend | LocalBackend:
     from textrepair.lifecycle.tracking import configure_mlflow
     from textrepair.model.pyfunc import load_repairer
 
-    source = settings.ui.model or f"models:/{settings.registry.model_name}@champion"
+    source = settings.ui.model or champion_uri(settings)
     try:
         if not Path(source).is_dir():
             configure_mlflow(settings.mlflow)
-        repairer = load_repairer(source)
+        # The alias is pinned first: the version shown and logged is the one loaded.
+        target, info = resolve(source)
+        repairer = load_repairer(target)
     except Exception as error:  # MLflow and loading errors alike: name what could not be loaded
         raise BackendError(f"cannot load model {source}: {error}") from error
     log_to = _prediction_logger(settings) if settings.ui.log_predictions else None
-    return LocalBackend(repairer, model_info(source), log_to)
-
-
-def model_info(source: str) -> ModelInfo:
-    """Name and version of a model directory or a models:/name@alias or models:/name/N URI."""
-    if Path(source).is_dir():
-        return ModelInfo(Path(source).name, "local", None, source)
-    name, _, ref = source.removeprefix("models:/").partition("@")
-    if ref:
-        return ModelInfo(name, _alias_version(name, ref), ref, source)
-    name, _, version = source.removeprefix("models:/").partition("/")
-    return ModelInfo(name, version or "unknown", None, source)
-
-
-def _alias_version(name: str, alias: str) -> str:
-    from mlflow import MlflowClient
-
-    from textrepair.lifecycle.registry import alias_version
-
-    return alias_version(MlflowClient(), name, alias) or "unknown"
+    return LocalBackend(repairer, info, log_to)
 
 
 def _prediction_logger(settings: Settings) -> Callable:
