@@ -320,21 +320,15 @@ ModelOption = Annotated[
 ]
 
 
-def _champion_uri(settings: Settings) -> str:
-    return f"models:/{settings.registry.model_name}@champion"
-
-
 def _load_repairer(settings: Settings, model: str | None):
-    from textrepair.lifecycle.tracking import configure_mlflow
-    from textrepair.model.pyfunc import load_repairer
+    from textrepair.model import source
 
-    configure_mlflow(settings.mlflow)
-    source = model or _champion_uri(settings)
     try:
-        return load_repairer(source)
+        repairer, _ = source.load(settings, model)
     except Exception as error:  # MLflow and loading errors alike: say what could not be loaded
-        typer.echo(f"cannot load model {source}: {error}", err=True)
+        typer.echo(f"cannot load model {model or source.champion_uri(settings)}: {error}", err=True)
         raise typer.Exit(2) from error
+    return repairer
 
 
 @app.command()
@@ -546,10 +540,11 @@ def export(
     params: ParamsOption = None,
 ) -> None:
     """Write a self-contained model directory (e.g. to bake into an image)."""
+    from textrepair.model.source import champion_uri
     from textrepair.serve.export import export_model
 
     settings = _settings(params)
-    source = model or _champion_uri(settings)
+    source = model or champion_uri(settings)
     try:
         info = export_model(source, output, settings.mlflow.tracking_uri)
     except Exception as error:  # registry, download and load errors alike: say what failed
@@ -562,10 +557,11 @@ def export(
 def _scoring_model(settings: Settings, model: str | None):
     """The model pinned for a Spark job: a directory, or a registry URI resolved to a version."""
     from textrepair.lifecycle.tracking import configure_mlflow
+    from textrepair.model.source import champion_uri, is_model_dir
     from textrepair.scoring import resolve_model
 
-    source = model or _champion_uri(settings)
-    if "://" in source or source.startswith("models:"):
+    source = model or champion_uri(settings)
+    if not is_model_dir(source):
         configure_mlflow(settings.mlflow)
     try:
         return resolve_model(
@@ -615,14 +611,14 @@ def batch(
     try:
         with (
             _spark(settings) as spark,
-            _status(f"batch: scoring {input_} with {scoring_model.version}"),
+            _status(f"batch: scoring {input_} with {scoring_model.info.label()}"),
         ):
             result = stage.run(settings, spark, scoring_model, input_, target, where=where)
     except ValueError as error:
         typer.echo(f"batch: {error}", err=True)
         raise typer.Exit(1) from error
     typer.echo(
-        f"batch: {result.scored_rows} rows scored by {result.model_version} in "
+        f"batch: {result.scored_rows} rows scored by {scoring_model.info.label()} in "
         f"{result.seconds:.1f}s into {target} (version {result.table_version}): "
         f"{result.inserted} inserted, {result.updated} replaced; skipped "
         f"{result.null_id_rows} without id, {result.null_text_rows} without text, "
@@ -686,7 +682,7 @@ def stream(
     scoring_model = _scoring_model(settings, model)
     mode = "until the landing folder is drained" if available_now else "continuously"
     typer.echo(
-        f"stream: {paths.landing} -> {paths.table} with {scoring_model.version}, {mode}; "
+        f"stream: {paths.landing} -> {paths.table} with {scoring_model.info.label()}, {mode}; "
         f"checkpoint {paths.checkpoint}, metrics {paths.metrics_file}"
     )
     with _spark(settings) as spark:

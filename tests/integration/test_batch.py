@@ -140,7 +140,7 @@ def test_batch_command_scores_with_the_registered_champion(
         mlflow.set_tracking_uri(None)
     assert first.exit_code == 0, first.output
     tests = sum(r["split"] == "test" for r in tables.read_arrow(gold).to_pylist())
-    assert f"{tests} rows scored by 1 in" in first.stdout
+    assert f"{tests} rows scored by textrepair version 1 @champion" in first.stdout
     assert f"0 inserted, {tests} replaced" in again.stdout
     predictions = tables.read_arrow(settings.lake_path("predictions")).to_pylist()
     assert len(predictions) == tests

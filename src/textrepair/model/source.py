@@ -55,6 +55,22 @@ def champion_uri(settings_or_model_name: Settings | str) -> str:
     return f"models:/{name}@{CHAMPION}"
 
 
+def load(settings: Settings, source: str | None = None) -> tuple[Any, ModelInfo]:
+    """The Repairer that `source` names (default: the champion) and what it is.
+
+    An alias is pinned first, so the Repairer is the version the info names even if the alias
+    moves meanwhile. Registry and loading errors propagate: callers say what failed.
+    """
+    from textrepair.lifecycle.tracking import configure_mlflow
+    from textrepair.model.pyfunc import load_repairer
+
+    source = source or champion_uri(settings)
+    if not is_model_dir(source):
+        configure_mlflow(settings.mlflow)
+    target, info = resolve(source)
+    return load_repairer(target), info
+
+
 def is_model_dir(source: str | Path) -> bool:
     """True when `source` is a directory holding a textrepair model (its manifest)."""
     from textrepair.model.families import MANIFEST

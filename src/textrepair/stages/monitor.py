@@ -51,14 +51,12 @@ def champion_repair(settings: Settings) -> Callable[[list[str]], list[str]] | No
     """The champion as a texts -> texts function, or None (with a warning) if there is none."""
     from mlflow.exceptions import MlflowException
 
-    from textrepair.lifecycle.tracking import configure_mlflow
+    from textrepair.model import source
     from textrepair.model.families import ModelLoadError
-    from textrepair.model.pyfunc import load_repairer
 
-    uri = f"models:/{settings.registry.model_name}@champion"
+    uri = source.champion_uri(settings)
     try:
-        configure_mlflow(settings.mlflow)
-        repairer = load_repairer(uri)
+        repairer, _ = source.load(settings, uri)
     except (MlflowException, ModelLoadError, OSError) as error:
         log.warning(
             "cannot load %s (%s); damage_rate and unchanged are compared with gold's true damage",
