@@ -6,15 +6,8 @@ import sys
 from pathlib import Path
 
 from textrepair.config import CorpusConfig
-from textrepair.data.corpus import (
-    BUILTINS,
-    discover,
-    package_docstrings,
-    python_files,
-    read_documents,
-    source_version,
-    strip_doctests,
-)
+from textrepair.data.corpus import BUILTINS, discover, read_documents, source_version
+from textrepair.data.docstrings import package_docstrings, python_files, strip_doctests
 
 PACKAGE = {
     "__init__.py": '"""A tiny package for the docstring reader."""\n',

@@ -9,11 +9,12 @@ Four kinds of source, all plain Python (no Spark):
 * ``pydoc`` - Python's own ``pydoc_data/topics.py`` (a dict topic -> help text). One document per
   topic; ``record`` is the topic key.
 * ``docstrings`` - the docstrings of the standard library and of every installed distribution,
-  read with `ast` (nothing is imported). One `SourceFile` per package: a top-level stdlib module
-  or package, or a distribution's ``.dist-info`` directory. One document per docstring; ``record``
-  is ``module`` or ``module:QualName``. Doctest examples are cut out here; code-heavy windows are
-  left to silver's letter-ratio rule. At most ``CorpusConfig.max_docstrings_per_package``
-  documents per package, in a sorted walk, so one huge package cannot dominate.
+  read with `ast` (nothing is imported) by docstrings.py. One `SourceFile` per package: a
+  top-level stdlib module or package, or a distribution's ``.dist-info`` directory. One document
+  per docstring; ``record`` is ``module`` or ``module:QualName``. Doctest examples are cut out
+  there; code-heavy windows are left to silver's letter-ratio rule. At most
+  ``CorpusConfig.max_docstrings_per_package`` documents per package, in a sorted walk, so one huge
+  package cannot dominate.
 * ``landing`` - user paths (``data/landing`` by default): a directory (searched recursively) or a
   single file. Supported formats:
 
@@ -66,24 +67,28 @@ import json
 import os
 import platform
 import stat
-import sysconfig
-import warnings
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from textrepair.config import CorpusConfig
+from textrepair.data.docstrings import docstring_package, docstring_units, package_docstrings
+from textrepair.data.documents import (
+    TEXT_SUFFIXES,
+    Discovery,
+    Document,
+    ReadError,
+    SkipReason,
+    SourceFile,
+    SourceName,
+    has_lone_surrogate,
+    text_document,
+)
 from textrepair.hashing import sha256_file
-
-SourceName = Literal["kjv", "pydoc", "docstrings", "landing"]
 
 BUILTINS: tuple[str, ...] = ("kjv", "pydoc", "docstrings")
 """Names accepted in ``CorpusConfig.builtin``."""
 
-TEXT_SUFFIXES = frozenset({".txt", ".md"})
 TABLE_SUFFIXES = frozenset({".jsonl", ".csv", ".parquet"})
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | TABLE_SUFFIXES
 
@@ -96,79 +101,6 @@ MAX_CONTROL_RATIO = 0.10
 # Control bytes that do occur in real text: \t \n \v \f \r and ESC (ANSI colour codes).
 _TEXT_CONTROLS = frozenset(b"\t\n\x0b\x0c\r\x1b")
 _CONTROL_BYTES = bytes(sorted(frozenset(range(0x20)) - _TEXT_CONTROLS | {0x7F}))
-# Directories whose docstrings are not prose for readers: tests, caches, bundled site-packages.
-_DOCSTRING_SKIP_DIRS = frozenset(
-    {"test", "tests", "testing", "idle_test", "__pycache__", "site-packages", "dist-packages"}
-)
-
-
-class ReadError(StrEnum):
-    """Machine-readable reasons a `Document` carries instead of text."""
-
-    binary = "binary"
-    empty_file = "empty_file"
-    file_too_large = "file_too_large"
-    unreadable_file = "unreadable_file"
-    bad_json = "bad_json"
-    bad_csv = "bad_csv"
-    missing_text_field = "missing_text_field"
-    null_text = "null_text"
-    lone_surrogate = "lone_surrogate"
-    invalid_utf8 = "invalid_utf8"
-    unparsable_python = "unparsable_python"
-
-
-class SkipReason(StrEnum):
-    """Why `discover` left a path found inside a configured directory out."""
-
-    unsupported_extension = "unsupported_extension"
-    hidden = "hidden"
-    symlinked_directory = "symlinked_directory"
-    symlink_outside_folder = "symlink_outside_folder"
-    not_a_regular_file = "not_a_regular_file"
-    unreadable_file = "unreadable_file"
-
-
-@dataclass(frozen=True, slots=True)
-class SourceFile:
-    """One corpus file as found by `discover`."""
-
-    source: SourceName
-    path: str
-    size: int
-    mtime_ns: int
-    sha256: str
-
-    @property
-    def format(self) -> str:
-        """How `read_documents` reads it: a built-in's name, "text", "jsonl", "csv" or "parquet"."""
-        if self.source != "landing":
-            return self.source
-        suffix = Path(self.path).suffix.lower()
-        return "text" if suffix in TEXT_SUFFIXES else suffix.lstrip(".")
-
-
-@dataclass(frozen=True, slots=True)
-class Discovery:
-    """The outcome of `discover`: files to read, and paths skipped inside directories."""
-
-    files: list[SourceFile] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    """(path, reason) pairs; reason is a `SkipReason` value."""
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    """One unit of raw text for bronze, or the record of why there is none (``read_error``)."""
-
-    source: SourceName
-    path: str
-    record: str
-    text: str | None
-    encoding: str | None
-    read_error: str | None = None
-
-
 # --------------------------------------------------------------------------------------------
 # discovery
 
@@ -351,174 +283,8 @@ def source_version(file: SourceFile) -> str | None:
     if file.source == "pydoc":
         return f"python {platform.python_version()}"
     if file.source == "docstrings":
-        return _docstring_package(Path(file.path))[2]
+        return docstring_package(Path(file.path))[2]
     return None
-
-
-# --------------------------------------------------------------------------------------------
-# docstrings: packages found and read without importing them
-
-
-def docstring_units() -> list[SourceFile]:
-    """One `SourceFile` per stdlib top-level module/package and per installed distribution.
-
-    The fingerprint covers the version and every file's path, size and mtime (not the bytes:
-    tens of thousands of files), so ingest re-reads a package only when it changed.
-    """
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    units = [path for path in sorted(stdlib.iterdir()) if _is_stdlib_unit(path)]
-    units += _distribution_dirs()
-    return [_docstring_unit(path) for path in units]
-
-
-def _is_stdlib_unit(path: Path) -> bool:
-    name = path.name
-    if name.startswith(".") or name in _DOCSTRING_SKIP_DIRS or "-" in name:
-        return False
-    if path.is_dir():
-        return (path / "__init__.py").is_file()
-    return path.suffix == ".py"
-
-
-def _distribution_dirs() -> list[Path]:
-    """The metadata directory of each installed distribution (first on sys.path wins)."""
-    found: dict[str, Path] = {}
-    for dist in importlib.metadata.distributions():
-        folder = getattr(dist, "_path", None)  # PathDistribution's metadata directory
-        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
-        if isinstance(folder, Path) and name and name not in found:
-            found[name] = folder
-    return [found[name] for name in sorted(found)]
-
-
-def _docstring_package(path: Path) -> tuple[Path, list[Path], str]:
-    """(import root, sorted .py files, version) of a docstring unit's path."""
-    if path.suffix in (".dist-info", ".egg-info"):
-        dist = importlib.metadata.PathDistribution(path)
-        root = Path(dist.locate_file("")).resolve()
-        files = sorted(
-            {
-                (root / entry).resolve()
-                for entry in dist.files or []
-                if entry.suffix == ".py" and not _DOCSTRING_SKIP_DIRS.intersection(entry.parts)
-            }
-        )
-        # RECORD may list scripts outside the import root (../../bin/...): not library prose.
-        files = [f for f in files if f.is_relative_to(root)]
-        return root, files, f"{dist.metadata['Name']} {dist.version}"
-    return path.parent, python_files(path), f"python {platform.python_version()}"
-
-
-def python_files(package: Path) -> list[Path]:
-    """A module file, or the .py files under a package directory (sorted; tests skipped)."""
-    if package.is_file():
-        return [package]
-    found = []
-    for dirpath, dirnames, filenames in os.walk(package):
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in _DOCSTRING_SKIP_DIRS and not d.startswith(".")
-        )
-        found += [Path(dirpath) / name for name in filenames if name.endswith(".py")]
-    return sorted(found)
-
-
-def _docstring_unit(path: Path) -> SourceFile:
-    _, files, version = _docstring_package(path)
-    digest = hashlib.sha256(version.encode())
-    size = mtime = 0
-    for file in files:
-        try:
-            info = file.stat()
-        except OSError:
-            continue  # read_documents reports it as unreadable
-        size += info.st_size
-        mtime = max(mtime, info.st_mtime_ns)
-        digest.update(f"\n{file}\t{info.st_size}\t{info.st_mtime_ns}".encode())
-    return SourceFile("docstrings", os.fspath(path), size, mtime, digest.hexdigest())
-
-
-def module_name(file: Path, root: Path) -> str:
-    """Dotted module path of `file` under the import root (``pkg/__init__.py`` -> ``pkg``)."""
-    parts = list(file.relative_to(root).with_suffix("").parts)
-    if parts[-1] == "__init__" and len(parts) > 1:
-        parts.pop()
-    return ".".join(parts)
-
-
-def parse_docstrings(file: Path) -> list[tuple[str, str]] | ReadError:
-    """(qualified name, docstring) of a module and its classes and functions, in source order.
-
-    The file is parsed, never imported. ``""`` names the module's own docstring.
-    """
-    try:
-        source = file.read_bytes()
-    except OSError:
-        return ReadError.unreadable_file
-    try:
-        with warnings.catch_warnings():  # invalid escapes in old code warn; not our concern
-            warnings.simplefilter("ignore")
-            tree = ast.parse(source, filename=os.fspath(file))
-        return list(_docstrings(tree, ""))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return ReadError.unparsable_python
-
-
-def _docstrings(node: ast.AST, prefix: str) -> Iterator[tuple[str, str]]:
-    if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-        doc = ast.get_docstring(node, clean=True)
-        if doc:
-            yield prefix, doc
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            yield from _docstrings(child, f"{prefix}.{child.name}" if prefix else child.name)
-        elif isinstance(child, ast.stmt):  # defs nested in if/try/with blocks
-            yield from _docstrings(child, prefix)
-
-
-def strip_doctests(text: str) -> str:
-    """Drop doctest examples: each ``>>>`` line, its ``...`` continuations and its output."""
-    kept: list[str] = []
-    in_example = False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(">>>"):
-            in_example = True
-        elif in_example and not stripped:
-            in_example = False
-        if not in_example:
-            kept.append(line)
-    return "\n".join(kept).strip()
-
-
-def package_docstrings(
-    root: Path, files: list[Path], *, path: str, max_docs: int = 0
-) -> Iterator[Document]:
-    """One document per docstring of `files` (modules under `root`), at most `max_docs` (0: all).
-
-    A file that cannot be read or parsed gives one document with its reason; it does not count
-    towards the cap. Records repeated in a package (a def in both branches of an ``if``) get a
-    ``#2``, ``#3`` suffix so every document keeps its own id.
-    """
-    seen: Counter[str] = Counter()
-    kept = 0
-    for file in files:
-        module = module_name(file, root)
-        parsed = parse_docstrings(file)
-        if isinstance(parsed, ReadError):
-            yield Document("docstrings", path, module, None, None, parsed.value)
-            continue
-        for qualname, doc in parsed:
-            text = strip_doctests(doc)
-            if not text:
-                continue
-            record = f"{module}:{qualname}" if qualname else module
-            seen[record] += 1
-            if seen[record] > 1:
-                record = f"{record}#{seen[record]}"
-            yield _document("docstrings", path, record, text, "utf-8")
-            kept += 1
-            if max_docs and kept >= max_docs:
-                return
 
 
 # --------------------------------------------------------------------------------------------
@@ -564,22 +330,6 @@ def decode_bytes(data: bytes, fallback: str = "cp1252") -> tuple[str, str]:
     return data.decode("latin-1"), "latin-1"
 
 
-def has_lone_surrogate(text: str) -> bool:
-    """True if `text` cannot be UTF-8: it holds a lone surrogate (e.g. from JSON "\\ud800")."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _document(source: SourceName, path: str, record: str, text: str, codec: str) -> Document:
-    """A text document, or a ``lone_surrogate`` error: such text cannot be stored or hashed."""
-    if has_lone_surrogate(text):
-        return Document(source, path, record, None, codec, ReadError.lone_surrogate.value)
-    return Document(source, path, record, text, codec)
-
-
 def _error(
     file: SourceFile, reason: ReadError, record: str = "", text: str | None = None
 ) -> Document:
@@ -607,7 +357,7 @@ def read_documents(file: SourceFile, config: CorpusConfig) -> Iterator[Document]
     """
     _check_encoding(config.fallback_encoding)
     if file.format == "docstrings":  # a package directory, not a file: no size checks apply
-        root, files, _ = _docstring_package(Path(file.path))
+        root, files, _ = docstring_package(Path(file.path))
         yield from package_docstrings(
             root, files, path=file.path, max_docs=config.max_docstrings_per_package
         )
@@ -657,7 +407,7 @@ def _read_text(file: SourceFile, config: CorpusConfig) -> Iterator[Document]:
         yield _error(file, data, text="" if data is ReadError.empty_file else None)
         return
     text, codec = decode_bytes(data, config.fallback_encoding)
-    yield _document(file.source, file.path, "", text, codec)
+    yield text_document(file.source, file.path, "", text, codec)
 
 
 def _jsonl_lines(file: SourceFile, fallback: str) -> Iterator[tuple[int, str, str]] | ReadError:
@@ -707,7 +457,7 @@ def _read_jsonl(file: SourceFile, config: CorpusConfig) -> Iterator[Document]:
         if isinstance(obj, dict) and config.text_field in obj and value is None:
             yield Document(file.source, file.path, record, None, codec, ReadError.null_text.value)
         elif isinstance(value, str):
-            yield _document(file.source, file.path, record, value, codec)
+            yield text_document(file.source, file.path, record, value, codec)
         else:
             reason = ReadError.missing_text_field.value
             yield Document(file.source, file.path, record, None, codec, reason)
@@ -739,7 +489,7 @@ def _read_pydoc(file: SourceFile, config: CorpusConfig) -> Iterator[Document]:
         return
     for key, value in topics.items():
         if isinstance(value, str):
-            yield _document(file.source, file.path, str(key), value, "utf-8")
+            yield text_document(file.source, file.path, str(key), value, "utf-8")
         else:
             reason = ReadError.missing_text_field.value
             yield Document(file.source, file.path, str(key), None, None, reason)
@@ -777,7 +527,7 @@ def _read_csv(file: SourceFile, config: CorpusConfig) -> Iterator[Document]:
         return
     for index, value in enumerate(frame[config.text_field].tolist()):
         if isinstance(value, str):
-            yield _document(file.source, file.path, str(index), value, codec)
+            yield text_document(file.source, file.path, str(index), value, codec)
         else:
             yield Document(
                 file.source, file.path, str(index), None, None, ReadError.null_text.value
@@ -846,4 +596,4 @@ def _parquet_cell(file: SourceFile, record: str, value: bytes | None) -> Documen
         text = value.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError:
         return Document(file.source, file.path, record, None, None, ReadError.invalid_utf8.value)
-    return _document(file.source, file.path, record, text, "utf-8")
+    return text_document(file.source, file.path, record, text, "utf-8")
