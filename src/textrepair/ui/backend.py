@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from textrepair.config import MutationSpec, MutationType, Settings
 from textrepair.data.mutations import Mutation, Mutator, row_rng
 from textrepair.model.repairer import Edit, RepairResult
-from textrepair.model.source import ModelInfo, champion_uri, resolve
+from textrepair.model.source import ModelInfo, champion_uri
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +75,12 @@ def make_backend(settings: Settings) -> ApiBackend | LocalBackend:
     """The API backend when ui.api_url is set, else the local model (BackendError if none)."""
     if settings.ui.api_url:
         return ApiBackend(settings.ui.api_url, settings.ui.timeout_seconds)
-    from textrepair.lifecycle.tracking import configure_mlflow
-    from textrepair.model.pyfunc import load_repairer
+    from textrepair.model import source as model_source
 
     source = settings.ui.model or champion_uri(settings)
     try:
-        if not Path(source).is_dir():
-            configure_mlflow(settings.mlflow)
         # The alias is pinned first: the version shown and logged is the one loaded.
-        target, info = resolve(source)
-        repairer = load_repairer(target)
+        repairer, info = model_source.load(settings, source)
     except Exception as error:  # MLflow and loading errors alike: name what could not be loaded
         raise BackendError(f"cannot load model {source}: {error}") from error
     log_to = _prediction_logger(settings) if settings.ui.log_predictions else None
