@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -82,6 +83,11 @@ def mutate(
 ReportsOption = Annotated[
     Path, typer.Option("--reports-dir", help="Where stage metrics (JSON) and plots go.")
 ]
+
+
+class EvalSplit(StrEnum):
+    test = "test"
+    validation = "validation"
 
 
 def _spark(settings: Settings):
@@ -189,7 +195,7 @@ def train_command(
         float | None, typer.Option(help="Wall-clock budget (default: train.max_minutes).")
     ] = None,
     max_steps: Annotated[int | None, typer.Option(help="Step budget (0: no limit).")] = None,
-    family: Annotated[str | None, typer.Option(help="byt5 or causal_lora.")] = None,
+    family: Annotated[str | None, typer.Option(help="edit, causal_lora or byt5.")] = None,
     size: Annotated[str | None, typer.Option(help="tiny, small or base.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
     from_scratch: Annotated[
@@ -371,6 +377,10 @@ def evaluate(
         list[Path] | None,
         typer.Option(help="Another model directory scored on the same rows (repeatable)."),
     ] = None,
+    split: Annotated[
+        EvalSplit,
+        typer.Option(help="Gold split to score: validation compares models without reading test."),
+    ] = EvalSplit.test,
     params: ParamsOption = None,
     reports_dir: ReportsOption = Path("reports"),
 ) -> None:
@@ -378,12 +388,17 @@ def evaluate(
     from textrepair import render
     from textrepair.stages import evaluate as stage
 
+    if trained and split is not EvalSplit.test:
+        raise typer.BadParameter(
+            "--trained logs test metrics to the training run", param_hint="--split"
+        )
     settings = _settings(params)
     compare = compare or []
     if trained:
         report = stage.run(settings, reports_dir, compare)
     else:
-        report = stage.evaluate(settings, _load_repairer(settings, model), reports_dir, compare)
+        repairer = _load_repairer(settings, model)
+        report = stage.evaluate(settings, repairer, reports_dir, compare, split.value)
     render.show(render.evaluation_table(report))
     typer.echo(f"wrote {reports_dir / 'evaluation.json'} and {reports_dir / 'evaluation.md'}")
 

@@ -125,6 +125,10 @@ def test_the_edit_family_goes_through_the_lifecycle(project: Path, cli):
     report = json.loads((project / "reports" / "evaluation.json").read_text())
     assert set(report["baselines"]) == {"identity", "symspell", "edit"}
     assert report["baselines"]["edit"]["cer_out"] == report["model"]["cer_out"]
+    cli("evaluate", "--model", "models/edit", "--split", "validation")
+    report = json.loads((project / "reports" / "evaluation.json").read_text())
+    assert report["split"] == "validation" and report["model"]["n_rows"] > 0
+    assert "Main-profile validation rows" in (project / "reports" / "evaluation.md").read_text()
 
     _set_release(project, "models/edit")
     cli("train")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -262,7 +263,7 @@ def test_report_json_has_the_agreed_structure(report, tmp_path):
     json_path, _ = write_report(report, tmp_path / "reports")
     assert json_path == tmp_path / "reports" / "evaluation.json"
     data = json.loads(json_path.read_text())
-    assert set(data) == {"model", "baselines"}
+    assert set(data) == {"split", "model", "baselines"} and data["split"] == "test"
     assert set(data["baselines"]) == {"identity", "symspell"}
     for result in [data["model"], *data["baselines"].values()]:
         for name in METRICS:
@@ -283,6 +284,15 @@ def test_markdown_report_is_readable(report, tmp_path):
         assert line in text
     assert "| system | deletion | substitution | insertion | duplication | reversal |" in text
     assert "| system | 0-63 | 64-127 | 128-191 | 192+ |" in text
+
+
+def test_a_validation_report_scores_validation_rows_and_says_so(gold):
+    validation = [{**row, "split": "validation"} for row in gold[: len(gold) // 2]]
+    config = dataclasses.replace(FAST, split="validation")
+    report = build_report(identity, gold[len(gold) // 2 :] + validation, config, baselines={})
+    assert report["split"] == "validation"
+    assert report["model"]["n_rows"] == len(main_rows(validation))
+    assert "Main-profile validation rows" in render_markdown(report)
 
 
 def test_markdown_from_a_saved_report_keeps_type_and_size_order(report, tmp_path):

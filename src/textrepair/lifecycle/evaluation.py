@@ -288,10 +288,12 @@ def build_report(
     config: EvalConfig | None = None,
     baselines: Mapping[str, PredictFn] | None = None,
 ) -> dict[str, Any]:
-    """``{"model": ..., "baselines": {"identity": ..., "symspell": ...}}`` on the same rows."""
+    """``{"split": ..., "model": ..., "baselines": {"identity": ..., "symspell": ...}}`` on the
+    same rows."""
     config = config or EvalConfig()
     baselines = default_baselines() if baselines is None else baselines
     return {
+        "split": config.split,
         "model": evaluate_system("model", model_predict, gold_rows, config),
         "baselines": {
             name: evaluate_system(name, fn, gold_rows, config) for name, fn in baselines.items()
@@ -318,7 +320,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines = [
         "# Evaluation",
         "",
-        f"Main-profile test rows: {first['n_rows']} ({first['n_clean_rows']} left clean on "
+        f"Main-profile {report.get('split', 'test')} rows: {first['n_rows']} "
+        f"({first['n_clean_rows']} left clean on "
         f"purpose){_sources_sentence(first)}. Rates are corpus-level; brackets give bootstrap 95% "
         "confidence intervals. `broken rate` is measured on the clean rows only.",
         "",

@@ -1,7 +1,8 @@
 """The evaluate stage: a model and the baselines on the same gold/test rows.
 
 `run` scores the last trained model and logs the report to its MLflow run (with the test-set
-fingerprint that lets promotion reuse these numbers); `evaluate` scores any loaded model.
+fingerprint that lets promotion reuse these numbers); `evaluate` scores any loaded model, on
+gold/test or, to choose between models without reading test, on gold/validation.
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ def evaluate(
     repairer: Any,
     reports_dir: Path = REPORTS_DIR,
     compare: Sequence[Path] = (),
+    split: str = "test",
 ) -> dict[str, Any]:
     """Evaluate a Repairer and the baselines on the evaluation rows; write the report and plot.
 
     Each model directory in `compare` is evaluated on the same rows as one more system, named
-    after its directory (e.g. the previous release beside a new model).
+    after its directory (e.g. the previous release beside a new model). `split` is the gold
+    split the rows come from (`test`, or `validation` to compare models before a release).
     """
     from textrepair.lifecycle.evaluation import (
         build_report,
@@ -63,19 +66,21 @@ def evaluate(
     systems = dict(default_baselines())
     for path in compare:
         systems[Path(path).name] = predict_fn(Repairer.load(path))
-    rows = evaluation_rows(settings)
-    report = build_report(predict_fn(repairer), rows, eval_config(settings), systems)
+    rows = evaluation_rows(settings, split)
+    report = build_report(predict_fn(repairer), rows, eval_config(settings, split), systems)
     write_report(report, reports_dir)
     plot_cer_by_type(report, reports_dir / "cer_by_type.png")
     return report
 
 
-def evaluation_rows(settings: Settings) -> list[dict[str, Any]]:
-    """Gold/test rows, at most `evaluate.max_rows_per_set` of each profile, shared by source."""
+def evaluation_rows(settings: Settings, split: str = "test") -> list[dict[str, Any]]:
+    """Gold rows of `split`, at most `evaluate.max_rows_per_set` of each profile, shared by
+    source."""
     from textrepair.lifecycle.evaluation import sample_test_rows
 
-    rows = gold_rows(settings, ("test",))
-    return [dict(row) for row in sample_test_rows(rows, settings.evaluate.max_rows_per_set)]
+    rows = gold_rows(settings, (split,))
+    cap = settings.evaluate.max_rows_per_set
+    return [dict(row) for row in sample_test_rows(rows, cap, split)]
 
 
 def test_set_fingerprint(settings: Settings) -> str | None:
@@ -96,11 +101,12 @@ def predict_fn(repairer: Any) -> Callable[[list[str]], list[str]]:
     return lambda texts: [result.text for result in repairer.repair(texts)]
 
 
-def eval_config(settings: Settings) -> Any:
+def eval_config(settings: Settings, split: str = "test") -> Any:
     from textrepair.lifecycle.evaluation import EvalConfig
 
     return EvalConfig(
         main_profile=settings.gold.profile,
+        split=split,
         n_resamples=settings.evaluate.n_resamples,
         batch_size=settings.evaluate.batch_size,
     )
