@@ -306,3 +306,24 @@ def test_warm_start_continues_from_saved_weights(tmp_path):
     assert torch.equal(warm.char_head.weight, model.char_head.weight)
     with pytest.raises(ModelLoadError, match="not an edit \\(small\\)"):
         warm_start_model(path, config.model_copy(update={"size": "small"}))
+
+
+def test_refinement_stays_only_if_it_wins_by_the_margin():
+    """A refine round costs a pass per changed window: a 1% gain drops it, a 5% gain keeps it,
+    and it stays whenever the setting without it breaks too much clean text."""
+    from textrepair.model.edit_train import fewer_passes_unless_better
+
+    refined = EditDecoding(refine_rounds=1)
+
+    def scores(with_refine: float, without: float, broken_without: float = 0.0):
+        table = {
+            refined: (with_refine, 0.0),
+            EditDecoding(refine_rounds=0): (without, broken_without),
+        }
+        return table.__getitem__
+
+    assert fewer_passes_unless_better(refined, scores(0.099, 0.100), 0.003, 0.02).refine_rounds == 0
+    assert fewer_passes_unless_better(refined, scores(0.095, 0.100), 0.003, 0.02).refine_rounds == 1
+    assert fewer_passes_unless_better(refined, scores(0.099, 0.1, 0.01), 0.003, 0.02) == refined
+    plain = EditDecoding(refine_rounds=0)
+    assert fewer_passes_unless_better(plain, scores(0.0, 1.0), 0.003, 0.02) is plain

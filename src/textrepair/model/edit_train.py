@@ -19,7 +19,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -595,6 +595,10 @@ CALIBRATION_GRID: dict[str, tuple[float | int, ...]] = {
 }
 # The most a calibrated model may change of clean text (the issue's target for clean rows).
 MAX_BROKEN_RATE = 0.003
+# A refine round re-tags every window the first repair changed: a full encoder pass (and its
+# fills), a third of a damaged sentence's latency. It stays only if it lowers the validation CER
+# by this much (relative), the promotion gate's `registry.cer_margin` for a measurable win.
+REFINE_MIN_GAIN = 0.02
 
 
 def calibrate_decoding(
@@ -603,9 +607,11 @@ def calibrate_decoding(
     grid: Mapping[str, Sequence[float | int]] = CALIBRATION_GRID,
     max_broken_rate: float = MAX_BROKEN_RATE,
     batch_size: int = 32,
+    refine_min_gain: float = REFINE_MIN_GAIN,
 ) -> list[dict[str, float]]:
     """Pick the decoding knobs with the lowest validation CER among those that change at most
     `max_broken_rate` of the clean windows' characters, and save them in the model's manifest.
+    Refinement, which costs passes, must win by `refine_min_gain` (`fewer_passes_unless_better`).
 
     The clean text of every validation row doubles as a clean window, so the broken rate is
     measured on hundreds of windows rather than the few undamaged rows. Returns every setting
@@ -636,6 +642,7 @@ def calibrate_decoding(
     for knob, values in grid.items():
         candidates = [dataclasses.replace(best, **{knob: value}) for value in values]
         best = min([best, *candidates], key=rank)
+    best = fewer_passes_unless_better(best, score, max_broken_rate, refine_min_gain)
     manifest_path = model_dir / MANIFEST
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest["config"]["edit"].update(dataclasses.asdict(best))
@@ -645,6 +652,23 @@ def calibrate_decoding(
         {**dataclasses.asdict(d), "cer": cer, "broken_rate": broken}
         for d, (cer, broken) in scores.items()
     ]
+
+
+def fewer_passes_unless_better(
+    best: EditDecoding,
+    score: Callable[[EditDecoding], tuple[float, float]],
+    max_broken_rate: float,
+    min_gain: float,
+) -> EditDecoding:
+    """`best` without refine rounds, unless they lower the CER by `min_gain` (relative) or the
+    setting without them changes more clean text than `max_broken_rate` allows."""
+    if not best.refine_rounds:
+        return best
+    cheaper = replace(best, refine_rounds=0)
+    (cer, _), (cheaper_cer, cheaper_broken) = score(best), score(cheaper)
+    if cheaper_broken <= max_broken_rate and cer > cheaper_cer * (1 - min_gain):
+        return cheaper
+    return best
 
 
 def _repair_sorted(decoder: EditDecoder, texts: Sequence[str], batch_size: int) -> list[str]:
