@@ -41,7 +41,7 @@ def data_table(report: dict[str, Any]) -> Table:
 
 def evaluation_table(report: dict[str, Any]) -> Table:
     """reports/evaluation.json: the headline metrics of the model and every baseline."""
-    table = Table(title="evaluation on gold/test")
+    table = Table(title=f"evaluation on gold/{report.get('split', 'test')}")
     table.add_column("system")
     for metric in EVALUATION_METRICS:
         table.add_column(metric, justify="right")

@@ -65,12 +65,24 @@ def evaluate(
 
     systems = dict(default_baselines())
     for path in compare:
-        systems[Path(path).name] = predict_fn(Repairer.load(path))
+        systems[system_name(Path(path), {"model", *systems})] = predict_fn(Repairer.load(path))
     rows = evaluation_rows(settings, split)
     report = build_report(predict_fn(repairer), rows, eval_config(settings, split), systems)
     write_report(report, reports_dir)
     plot_cer_by_type(report, reports_dir / "cer_by_type.png")
     return report
+
+
+def system_name(path: Path, taken: set[str]) -> str:
+    """A compared model's name in the report: its directory's name, with as many parent
+    directories as it takes to differ from the names in `taken` (`artifacts/x/model` is not
+    `model`, the evaluated model)."""
+    parts = path.resolve().parts
+    for count in range(1, len(parts) + 1):
+        name = "/".join(parts[-count:])
+        if name not in taken:
+            return name
+    raise ValueError(f"{path} is compared twice")
 
 
 def evaluation_rows(settings: Settings, split: str = "test") -> list[dict[str, Any]]:
