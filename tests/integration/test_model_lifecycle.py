@@ -48,7 +48,7 @@ def test_train_evaluate_register_promote_repair(project: Path, cli):
 
     out = cli("evaluate", "--trained")
     report = json.loads((project / "reports" / "evaluation.json").read_text())
-    assert set(report) == {"model", "baselines"}
+    assert set(report) == {"split", "model", "baselines"} and report["split"] == "test"
     assert set(report["baselines"]) == {"identity", "symspell"}
     assert report["baselines"]["identity"]["cer_reduction"]["value"] == pytest.approx(0.0)
     assert set(report["model"]["per_type"]) == {
