@@ -384,7 +384,8 @@ def evaluate(
     params: ParamsOption = None,
     reports_dir: ReportsOption = Path("reports"),
 ) -> None:
-    """Evaluate a model and the baselines on gold/test; write reports/evaluation.json and .md."""
+    """Evaluate a model and the baselines on gold/test (or --split validation); write
+    reports/evaluation.json and .md."""
     from textrepair import render
     from textrepair.stages import evaluate as stage
 

@@ -19,7 +19,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -617,8 +617,6 @@ def calibrate_decoding(
     measured on hundreds of windows rather than the few undamaged rows. Returns every setting
     tried with its CER and broken rate (the calibration table).
     """
-    import dataclasses
-
     from textrepair.model.families import MANIFEST, load_model
 
     model, vocab, config = load_model(model_dir)
@@ -640,18 +638,15 @@ def calibrate_decoding(
 
     best = EditDecoding.from_settings(config.edit)
     for knob, values in grid.items():
-        candidates = [dataclasses.replace(best, **{knob: value}) for value in values]
+        candidates = [replace(best, **{knob: value}) for value in values]
         best = min([best, *candidates], key=rank)
     best = fewer_passes_unless_better(best, score, max_broken_rate, refine_min_gain)
     manifest_path = model_dir / MANIFEST
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest["config"]["edit"].update(dataclasses.asdict(best))
+    manifest["config"]["edit"].update(asdict(best))
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     log.info("calibrated decoding on %d validation rows: %s", len(examples), best)
-    return [
-        {**dataclasses.asdict(d), "cer": cer, "broken_rate": broken}
-        for d, (cer, broken) in scores.items()
-    ]
+    return [{**asdict(d), "cer": cer, "broken_rate": broken} for d, (cer, broken) in scores.items()]
 
 
 def fewer_passes_unless_better(

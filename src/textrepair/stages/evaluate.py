@@ -1,4 +1,4 @@
-"""The evaluate stage: a model and the baselines on the same gold/test rows.
+"""The evaluate stage: a model and the baselines on the same gold rows (test by default).
 
 `run` scores the last trained model and logs the report to its MLflow run (with the test-set
 fingerprint that lets promotion reuse these numbers); `evaluate` scores any loaded model, on
