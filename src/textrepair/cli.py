@@ -281,6 +281,28 @@ def release(
     typer.echo(f"wrote the release {path} (model card: {path / 'README.md'})")
 
 
+@app.command()
+def hybrid(
+    out: Annotated[Path, typer.Option(help="Hybrid model directory to write (e.g. models/NAME).")],
+    first: Annotated[
+        Path, typer.Option(help="Model directory that repairs first (e.g. an edit release).")
+    ] = Path("models/textrepair-edit"),
+    second: Annotated[
+        Path, typer.Option(help="Model directory that repairs the first one's output.")
+    ] = Path("models/textrepair-smollm2-lora"),
+) -> None:
+    """Link two model directories into a hybrid: the second repairs the first one's output."""
+    from textrepair.lifecycle.release import ReleaseError, build_hybrid
+    from textrepair.model.families import ModelLoadError
+
+    try:
+        path = build_hybrid(first, second, out)
+    except (ReleaseError, ModelLoadError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"wrote the hybrid {path}: {first} then {second}")
+
+
 @app.command("config-doc")
 def config_doc(
     write: Annotated[

@@ -15,6 +15,7 @@ the train stage at such a directory (see `stages/adopt.py`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -240,3 +241,50 @@ def _training_summary(info: dict[str, Any]) -> str:
     if best is not None and best != info.get("steps"):
         summary += f"; weights of step {best}, the lowest validation loss"
     return summary
+
+
+def build_hybrid(first: Path, second: Path, out_dir: Path) -> Path:
+    """A hybrid model directory: `first`'s model, whose output `second`'s model repairs again.
+
+    Files are relative symbolic links to the two releases, so the hybrid adds no weights to git;
+    copying, logging to MLflow or exporting it follows the links and takes both models along.
+    """
+    from textrepair.model.repairer import SECOND_OPINION_KEY
+
+    manifest = read_manifest(first)
+    read_manifest(second)  # both must be loadable textrepair models
+    if SECOND_OPINION_KEY in manifest:
+        raise ReleaseError(f"{first} is already a hybrid")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        _link_files(first, partial, skip={MANIFEST, CARD_FILE, REPORT_FILE, CURVES_FILE})
+        _link_files(second, partial / SECOND_OPINION_KEY, skip=set())
+        manifest[SECOND_OPINION_KEY] = SECOND_OPINION_KEY
+        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        (partial / CARD_FILE).write_text(hybrid_card(first, second), encoding="utf-8")
+        partial.chmod(0o755)  # mkdtemp made it private
+        return replace_dir(partial, out_dir)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _link_files(source: Path, target: Path, skip: set[str]) -> None:
+    target.mkdir(exist_ok=True)
+    for path in sorted(source.iterdir()):
+        if path.is_file() and path.name not in skip:
+            relative = os.path.relpath(path.resolve(), target.resolve())
+            (target / path.name).symlink_to(relative)
+
+
+def hybrid_card(first: Path, second: Path) -> str:
+    return (
+        f"# textrepair hybrid: {first.name} + {second.name}\n\n"
+        f"The model of [{first.name}](../{first.name}/README.md) repairs each window first; the "
+        f"model of [{second.name}](../{second.name}/README.md) then repairs its output and keeps "
+        "only its own local changes (its guard). The weights are links to those two releases; "
+        "their cards give the training of each. `evaluation.json`, when present, is the hybrid's "
+        "own evaluation (`textrepair evaluate --model` this directory).\n\n"
+        "Load it like any model directory: `Repairer.load(path)`; copying or logging it to MLflow "
+        "follows the links.\n"
+    )

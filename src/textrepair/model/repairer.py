@@ -11,6 +11,9 @@ for non-empty input, far longer than the input, invalid UTF-8) is replaced by it
 counted in `RepairResult.fallbacks`. Of a plausible generation, only local changes are kept: a
 change longer than `guard_span_chars` (after joining changes `guard_join_chars` or fewer apart) is
 undone, because damage comes in short spans and the model's long rewrites are mostly wrong.
+
+A model directory may hold a second model (the hybrid, `SECOND_OPINION_KEY` in its manifest):
+its Repairer reads the first model's output and keeps its own local changes (its own guard).
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from textrepair.model.decoding import copy_greedy
 from textrepair.model.families import (
     DEFAULT_WINDOW_BYTES,
     EOS_ID,
+    MANIFEST,
     PAD_ID,
+    ModelLoadError,
     decode_bytes,
     encode_bytes,
     encode_prompt,
@@ -39,6 +44,9 @@ from textrepair.model.families import (
     utf8,
     window_bytes,
 )
+
+# Manifest key naming a model directory inside this one that repairs this model's output.
+SECOND_OPINION_KEY = "second_opinion"
 
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 # A line's content: non-space runs joined by horizontal whitespace.
@@ -179,6 +187,7 @@ class Repairer:
         guard_span_chars: int = 5,
         guard_join_chars: int = 2,
         edit_decoding: Any = None,
+        second_opinion: Repairer | None = None,
     ) -> None:
         if family not in ("byt5", "causal_lora", "edit"):
             raise ValueError(f"unknown model family {family!r}")
@@ -191,6 +200,7 @@ class Repairer:
         self.draft_tokens = draft_tokens
         self.prompt = prompt
         self.guard_span_chars, self.guard_join_chars = guard_span_chars, guard_join_chars
+        self.second_opinion = second_opinion
         if family == "causal_lora":
             tokenizer.padding_side = "left"  # generation continues from the right edge
         if family == "edit":
@@ -212,8 +222,9 @@ class Repairer:
         model, tokenizer, config = load_model(path)
         from textrepair.model.edit import EditDecoding
 
+        manifest = read_manifest(path)
         defaults = dict(
-            max_window_bytes=window_bytes(read_manifest(path)),
+            max_window_bytes=window_bytes(manifest),
             edit_decoding=EditDecoding.from_settings(config.edit),
             max_new_tokens_ratio=config.max_new_tokens_ratio,
             draft_tokens=config.draft_tokens,
@@ -221,6 +232,8 @@ class Repairer:
             guard_span_chars=config.guard_span_chars,
             guard_join_chars=config.guard_join_chars,
         )
+        if SECOND_OPINION_KEY in manifest and "second_opinion" not in options:
+            defaults["second_opinion"] = cls.load(_inner_model_dir(path, manifest))
         return cls(model, tokenizer, config.family, **{**defaults, **options})
 
     def repair(self, texts: list[str]) -> list[RepairResult]:
@@ -252,7 +265,13 @@ class Repairer:
                 out[i] = (text, False) if ok else (windows[i], True)
                 self.stats["fallbacks"] += not ok
         self.stats["windows"] += len(windows)
-        return out
+        if self.second_opinion is None:
+            return out
+        checked = self.second_opinion.repair([text for text, _ in out])
+        return [
+            (result.text, fell_back or bool(result.fallbacks))
+            for (_, fell_back), result in zip(out, checked, strict=True)
+        ]
 
     @torch.no_grad()
     def _generate(self, windows: list[str]) -> list[str | None]:
@@ -325,6 +344,18 @@ class Repairer:
 
     def _budget(self, input_tokens: int) -> int:
         return math.ceil(self.max_new_tokens_ratio * input_tokens) + 8
+
+
+def _inner_model_dir(path: str | Path, manifest: dict[str, Any]) -> Path:
+    """The second model's directory: a relative path inside `path`, so that copying, logging to
+    MLflow or exporting the directory takes both models along."""
+    name = Path(str(manifest[SECOND_OPINION_KEY]))
+    if name.is_absolute() or ".." in name.parts or name == Path("."):
+        raise ModelLoadError(
+            f"{SECOND_OPINION_KEY} in {Path(path) / MANIFEST} must name a "
+            f"directory inside the model directory, not {str(name)!r}"
+        )
+    return Path(path) / name
 
 
 def changed_spans(source: str, target: str, join: int) -> list[tuple[int, int, int, int]]:

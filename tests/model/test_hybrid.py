@@ -1,0 +1,102 @@
+"""The hybrid: a model directory whose second model repairs the first one's output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import pytest
+import torch
+
+from textrepair.lifecycle.release import ReleaseError, build_hybrid
+from textrepair.model.edit import ACTIONS
+from textrepair.model.families import MANIFEST, ModelConfig, ModelLoadError, build_model, save_model
+from textrepair.model.repairer import SECOND_OPINION_KEY, Repairer
+
+TEXTS = ["the quick brown fox jumps", "ovr the lazy lazy dog.", "", "a"]
+REVERSED = ["spmuj xof nworb kciuq eht", ".god yzal yzal eht rvo", "", "a"]
+
+
+def _reverser(path: Path) -> Path:
+    """A tiny edit model that tags every character as part of one reversed run (no gaps)."""
+    config = ModelConfig(dtype="float32", family="edit", size="tiny", dropout=0.0)
+    torch.manual_seed(0)
+    model, vocab = build_model(config, TEXTS)
+    with torch.no_grad():
+        for head, label in ((model.action_head, ACTIONS.index("reversed")), (model.gap_head, 0)):
+            head.weight.zero_()
+            head.bias.fill_(-10.0)
+            head.bias[label] = 10.0
+    return save_model(model.eval(), vocab, config, path)
+
+
+@pytest.fixture
+def releases(tmp_path):
+    """Two releases side by side like models/: each reverses every window, so one alone gives
+    REVERSED and the hybrid, the second undoing the first, gives TEXTS back."""
+    first = _reverser(tmp_path / "models" / "first")
+    assert [r.text for r in Repairer.load(first).repair(TEXTS)] == REVERSED
+    return first, _reverser(tmp_path / "models" / "second")
+
+
+def test_the_second_model_repairs_the_first_ones_output(releases, tmp_path):
+    first, second = releases
+    hybrid = build_hybrid(first, second, tmp_path / "models" / "hybrid")
+    repairer = Repairer.load(hybrid)
+    assert repairer.family == "edit" and repairer.second_opinion.family == "edit"
+    assert [r.text for r in repairer.repair(TEXTS)] == TEXTS
+    # Links, not copies: the hybrid adds no weights of its own.
+    assert (hybrid / "model.safetensors").is_symlink()
+    assert (hybrid / SECOND_OPINION_KEY / "model.safetensors").is_symlink()
+
+
+def test_a_copy_stands_alone(releases, tmp_path):
+    first, second = releases
+    hybrid = build_hybrid(first, second, tmp_path / "models" / "hybrid")
+    copy = shutil.copytree(hybrid, tmp_path / "copy")  # follows the links, as packaging does
+    shutil.rmtree(tmp_path / "models")
+    assert [r.text for r in Repairer.load(copy).repair(TEXTS)] == TEXTS
+
+
+@pytest.mark.slow
+def test_logged_to_mlflow_it_takes_both_models_along(releases, tmp_path, monkeypatch):
+    from textrepair.model.pyfunc import load_repairer, log_repairer
+
+    first, second = releases
+    hybrid = build_hybrid(first, second, tmp_path / "models" / "hybrid")
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        with mlflow.start_run():
+            log_repairer(hybrid, "hybrid")
+        shutil.rmtree(tmp_path / "models")
+        repairer = load_repairer("models:/hybrid/1")
+        assert [r.text for r in repairer.repair(TEXTS)] == TEXTS
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+@pytest.mark.parametrize("name", ["../second", "/tmp", "."])
+def test_a_second_model_outside_the_directory_is_refused(releases, tmp_path, name):
+    first, _ = releases
+    manifest = json.loads((first / MANIFEST).read_text())
+    (first / MANIFEST).write_text(json.dumps({**manifest, SECOND_OPINION_KEY: name}))
+    with pytest.raises(ModelLoadError, match="inside the model directory"):
+        Repairer.load(first)
+
+
+def test_a_missing_second_model_gives_a_clear_error(releases, tmp_path):
+    first, second = releases
+    hybrid = build_hybrid(first, second, tmp_path / "models" / "hybrid")
+    shutil.rmtree(hybrid / SECOND_OPINION_KEY)
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        Repairer.load(hybrid)
+
+
+def test_a_hybrid_is_not_nested(releases, tmp_path):
+    first, second = releases
+    hybrid = build_hybrid(first, second, tmp_path / "models" / "hybrid")
+    with pytest.raises(ReleaseError, match="already a hybrid"):
+        build_hybrid(hybrid, second, tmp_path / "models" / "twice")
