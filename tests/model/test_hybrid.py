@@ -100,3 +100,15 @@ def test_a_hybrid_is_not_nested(releases, tmp_path):
     hybrid = build_hybrid(first, second, tmp_path / "models" / "hybrid")
     with pytest.raises(ReleaseError, match="already a hybrid"):
         build_hybrid(hybrid, second, tmp_path / "models" / "twice")
+
+
+def test_export_copies_both_models_without_links(releases, tmp_path):
+    from textrepair.serve.export import export_model
+
+    first, second = releases
+    hybrid = build_hybrid(first, second, tmp_path / "models" / "hybrid")
+    out = tmp_path / "image-model"
+    export_model(str(hybrid), out)
+    shutil.rmtree(tmp_path / "models")
+    assert not [f for f in out.rglob("*") if f.is_symlink()]
+    assert [r.text for r in Repairer.load(out).repair(TEXTS)] == TEXTS

@@ -346,6 +346,14 @@ class Repairer:
         return math.ceil(self.max_new_tokens_ratio * input_tokens) + 8
 
 
+def model_dirs(path: str | Path) -> list[Path]:
+    """`path` and, for a hybrid, the directory of its second model."""
+    manifest = read_manifest(path)
+    if SECOND_OPINION_KEY not in manifest:
+        return [Path(path)]
+    return [Path(path), _inner_model_dir(path, manifest)]
+
+
 def _inner_model_dir(path: str | Path, manifest: dict[str, Any]) -> Path:
     """The second model's directory: a relative path inside `path`, so that copying, logging to
     MLflow or exporting the directory takes both models along."""

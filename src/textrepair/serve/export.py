@@ -15,11 +15,11 @@ from textrepair.model.source import SERVING_INFO, ModelInfo, is_model_dir, resol
 def export_model(source: str, output: Path, tracking_uri: str | None = None) -> ModelInfo:
     """Copy the model files of `source` to `output` with a serving.json naming the version.
 
-    A LoRA adapter is merged into its base, so the copy needs neither MLflow nor the base (an
-    image may have no package registry to fetch it from). `output` must not exist or be empty.
-    The result is loaded once as a check.
+    A LoRA adapter (a hybrid's second model too) is merged into its base, so the copy needs
+    neither MLflow nor the base (an image may have no package registry to fetch it from).
+    `output` must not exist or be empty. The result is loaded once as a check.
     """
-    from textrepair.model.repairer import Repairer
+    from textrepair.model.repairer import Repairer, model_dirs
 
     if output.exists() and any(output.iterdir()):
         raise FileExistsError(f"{output} is not empty")
@@ -27,7 +27,8 @@ def export_model(source: str, output: Path, tracking_uri: str | None = None) -> 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = _model_files(target, Path(tmp), tracking_uri)
         shutil.copytree(model_dir, output, dirs_exist_ok=True)
-    merge_adapter(output)
+    for model_dir in model_dirs(output):
+        merge_adapter(model_dir)
     _make_readable(output)
     (output / SERVING_INFO).unlink(missing_ok=True)
     record = {**info.to_dict(), "exported_from": target, "exported_at": _now()}

@@ -23,6 +23,7 @@ def run(settings: Settings, release: Path) -> TrainRun:
     from textrepair.lifecycle.tracking import flat_params, lineage_run
     from textrepair.model.families import CURVES_FILE as RELEASE_CURVES
     from textrepair.model.families import RELEASE_EXTRAS, read_manifest
+    from textrepair.model.repairer import SECOND_OPINION_KEY
 
     manifest = read_manifest(release)  # a clear error if the release is missing or not a model
     output_dir = Path(settings.train_output_dir)
@@ -40,6 +41,9 @@ def run(settings: Settings, release: Path) -> TrainRun:
         "source": "release",
         "release.path": str(release),
     }
+    if SECOND_OPINION_KEY in manifest:  # a hybrid: name the model that checks this one's output
+        second = read_manifest(release / manifest[SECOND_OPINION_KEY])
+        tags["model.second_opinion"] = f"{second['family']}-{second['size']}"
     run_name = f"release-{manifest['family']}-{manifest['size']}"
     with lineage_run(settings.mlflow, run_name, tags) as tracked:
         mlflow.log_params(flat_params("model", manifest["config"]))
