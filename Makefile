@@ -75,18 +75,19 @@ bench-serve: venv
 
 ## Single-sentence latency through Repairer, with the floors no decoder of the model can beat.
 bench-latency: venv
-	$(BIN)/python benchmarks/latency.py --model $(or $(MODEL),models/textrepair-smollm2-lora)
+	$(BIN)/python benchmarks/latency.py --model $(or $(MODEL),models/textrepair-hybrid)
 
 ## Batch scoring throughput: Repairer directly vs Spark local[1] / local[2] (MODEL=dir or URI).
 bench-batch: venv
 	$(BIN)/python benchmarks/batch_throughput.py $(if $(MODEL),--model $(MODEL))
 
 ## Batched throughput (windows/s) of the edit model beside the SmolLM2 release in one run
-## (EDIT=dir, default: a random-init small edit model; SMOLLM2=dir).
+## (EDIT=dir, default: a random-init small edit model; SMOLLM2=dir; HYBRID=dir adds a hybrid).
 .PHONY: bench-models bench-onnx
 bench-models: venv
 	$(BIN)/python benchmarks/model_speed.py --model edit=$(or $(EDIT),random) \
-		--model smollm2=$(or $(SMOLLM2),models/textrepair-smollm2-lora)
+		--model smollm2=$(or $(SMOLLM2),models/textrepair-smollm2-lora) \
+		$(if $(HYBRID),--model hybrid=$(HYBRID))
 
 ## EditEncoder forward: torch fp32 / bf16 vs ONNX Runtime fp32 / int8 side by side (MODEL=edit
 ## dir, default: a random-init small edit model; CER_ROWS=300 adds gold/validation CER per variant).

@@ -5,11 +5,12 @@ the same held-out KJV windows (verses cut at 192 bytes, damaged by the `default`
 10% left clean, as `decoding_speed.kjv_pairs` makes them) in one `Repairer.repair` call, which
 sorts them by length and runs batches of --batch-size; each model is loaded as it is served
 (`Repairer.load`, weights' dtype from its manifest), warmed up, then timed --trials times.
-The generative release is slow (a fraction of a second per window), so it gets the first
---slow-windows of the same windows.
+The generative release is slow (a fraction of a second per window), so it and a hybrid with
+it (`textrepair hybrid`) get the first --slow-windows of the same windows.
 
     .venv/bin/python benchmarks/model_speed.py --model edit=artifacts/edit-train/model
-        --model smollm2=models/textrepair-smollm2-lora [--windows 512] [--slow-windows 32]
+        --model smollm2=models/textrepair-smollm2-lora [--model hybrid=models/textrepair-hybrid]
+        [--windows 512] [--slow-windows 32]
         [--batch-size 16 64] [--threads 2] [--trials 2]
     make bench-models EDIT=artifacts/edit-train/model
 
@@ -52,6 +53,8 @@ def main() -> None:
             probe = Repairer.load(path)
             load_seconds = time.perf_counter() - start
             family = probe.family
+            if probe.second_opinion is not None:  # a hybrid runs at its second model's pace
+                family = f"{family}+{probe.second_opinion.family}"
             count = args.windows if family == "edit" else args.slow_windows
             for batch_size in args.batch_size if family == "edit" else args.batch_size[:1]:
                 repairer = Repairer.load(path, batch_size=batch_size)

@@ -290,13 +290,17 @@ def hybrid(
     second: Annotated[
         Path, typer.Option(help="Model directory that repairs the first one's output.")
     ] = Path("models/textrepair-smollm2-lora"),
+    second_guard_span: Annotated[
+        int | None,
+        typer.Option(min=0, help="The second model's guard span in the hybrid (default: its own)."),
+    ] = None,
 ) -> None:
     """Link two model directories into a hybrid: the second repairs the first one's output."""
     from textrepair.lifecycle.release import ReleaseError, build_hybrid
     from textrepair.model.families import ModelLoadError
 
     try:
-        path = build_hybrid(first, second, out)
+        path = build_hybrid(first, second, out, second_guard_span)
     except (ReleaseError, ModelLoadError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error

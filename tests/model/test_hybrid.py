@@ -112,3 +112,13 @@ def test_export_copies_both_models_without_links(releases, tmp_path):
     shutil.rmtree(tmp_path / "models")
     assert not [f for f in out.rglob("*") if f.is_symlink()]
     assert [r.text for r in Repairer.load(out).repair(TEXTS)] == TEXTS
+
+
+def test_the_second_models_guard_can_differ_in_the_hybrid(releases, tmp_path):
+    first, second = releases
+    hybrid = build_hybrid(first, second, tmp_path / "models" / "hybrid", second_guard_span=3)
+    manifest = hybrid / SECOND_OPINION_KEY / MANIFEST
+    assert not manifest.is_symlink()  # the hybrid's own copy, the release is untouched
+    assert json.loads(manifest.read_text())["config"]["guard_span_chars"] == 3
+    assert json.loads((second / MANIFEST).read_text())["config"]["guard_span_chars"] == 5
+    assert [r.text for r in Repairer.load(hybrid).repair(TEXTS)] == TEXTS

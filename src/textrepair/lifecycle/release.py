@@ -31,6 +31,7 @@ from textrepair.model.families import (
     MANIFEST,
     REPORT_FILE,
     TOKENIZER_FILES,
+    ModelConfig,
     read_manifest,
     resolve_base,
 )
@@ -243,11 +244,15 @@ def _training_summary(info: dict[str, Any]) -> str:
     return summary
 
 
-def build_hybrid(first: Path, second: Path, out_dir: Path) -> Path:
+def build_hybrid(
+    first: Path, second: Path, out_dir: Path, second_guard_span: int | None = None
+) -> Path:
     """A hybrid model directory: `first`'s model, whose output `second`'s model repairs again.
 
     Files are relative symbolic links to the two releases, so the hybrid adds no weights to git;
     copying, logging to MLflow or exporting it follows the links and takes both models along.
+    `second_guard_span` sets the second model's guard (`guard_span_chars`) in the hybrid only:
+    the best guard for an already repaired text need not be the best for damaged text.
     """
     from textrepair.model.repairer import SECOND_OPINION_KEY
 
@@ -260,6 +265,8 @@ def build_hybrid(first: Path, second: Path, out_dir: Path) -> Path:
     try:
         _link_files(first, partial, skip={MANIFEST, CARD_FILE, REPORT_FILE, CURVES_FILE})
         _link_files(second, partial / SECOND_OPINION_KEY, skip=set())
+        if second_guard_span is not None:
+            _set_guard_span(partial / SECOND_OPINION_KEY, second_guard_span)
         manifest[SECOND_OPINION_KEY] = SECOND_OPINION_KEY
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         (partial / CARD_FILE).write_text(hybrid_card(first, second), encoding="utf-8")
@@ -275,6 +282,14 @@ def _link_files(source: Path, target: Path, skip: set[str]) -> None:
         if path.is_file() and path.name not in skip:
             relative = os.path.relpath(path.resolve(), target.resolve())
             (target / path.name).symlink_to(relative)
+
+
+def _set_guard_span(model_dir: Path, span: int) -> None:
+    manifest = read_manifest(model_dir)
+    manifest["config"]["guard_span_chars"] = span
+    ModelConfig.model_validate(manifest["config"])
+    (model_dir / MANIFEST).unlink()  # a link to the release's manifest: write our own instead
+    (model_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def hybrid_card(first: Path, second: Path) -> str:
