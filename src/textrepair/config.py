@@ -279,7 +279,7 @@ class TrainConfig(_Strict):
         "continue from, e.g. in a later session. Both under a fresh learning-rate schedule.",
     )
     release: str | None = Field(
-        "models/textrepair-smollm2-lora",
+        "models/textrepair-hybrid",
         description="A committed release model directory (see models/): the train stage adopts "
         "it instead of training. null (or `textrepair train --from-scratch`) trains.",
     )

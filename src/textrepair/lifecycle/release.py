@@ -269,7 +269,12 @@ def build_hybrid(
             _set_guard_span(partial / SECOND_OPINION_KEY, second_guard_span)
         manifest[SECOND_OPINION_KEY] = SECOND_OPINION_KEY
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        (partial / CARD_FILE).write_text(hybrid_card(first, second), encoding="utf-8")
+        guard = read_manifest(partial / SECOND_OPINION_KEY)["config"]["guard_span_chars"]
+        command = f"textrepair hybrid --out {out_dir} --first {first} --second {second}"
+        if second_guard_span is not None:
+            command += f" --second-guard-span {second_guard_span}"
+        card = hybrid_card(first, second, guard, command)
+        (partial / CARD_FILE).write_text(card, encoding="utf-8")
         partial.chmod(0o755)  # mkdtemp made it private
         return replace_dir(partial, out_dir)
     finally:
@@ -292,14 +297,16 @@ def _set_guard_span(model_dir: Path, span: int) -> None:
     (model_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
-def hybrid_card(first: Path, second: Path) -> str:
+def hybrid_card(first: Path, second: Path, guard_span: int, command: str) -> str:
     return (
         f"# textrepair hybrid: {first.name} + {second.name}\n\n"
         f"The model of [{first.name}](../{first.name}/README.md) repairs each window first; the "
         f"model of [{second.name}](../{second.name}/README.md) then repairs its output and keeps "
-        "only its own local changes (its guard). The weights are links to those two releases; "
+        f"only its own local changes (its guard: changes of at most {guard_span} characters). "
+        "The weights are links to those two releases; "
         "their cards give the training of each. `evaluation.json`, when present, is the hybrid's "
         "own evaluation (`textrepair evaluate --model` this directory).\n\n"
         "Load it like any model directory: `Repairer.load(path)`; copying or logging it to MLflow "
-        "follows the links.\n"
+        "follows the links. Measured against its parts in docs/model.md (the hybrid section).\n\n"
+        f"Built with:\n\n```bash\n{command}\n```\n"
     )
