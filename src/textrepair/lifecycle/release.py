@@ -263,7 +263,8 @@ def build_hybrid(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
-        _link_files(first, partial, skip={MANIFEST, CARD_FILE, REPORT_FILE, CURVES_FILE})
+        # The training curves are the first model's: the train stage adopting the hybrid wants some.
+        _link_files(first, partial, skip={MANIFEST, CARD_FILE, REPORT_FILE})
         _link_files(second, partial / SECOND_OPINION_KEY, skip=set())
         if second_guard_span is not None:
             _set_guard_span(partial / SECOND_OPINION_KEY, second_guard_span)
