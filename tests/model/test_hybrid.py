@@ -12,7 +12,15 @@ import torch
 
 from textrepair.lifecycle.release import ReleaseError, build_hybrid
 from textrepair.model.edit import ACTIONS
-from textrepair.model.families import MANIFEST, ModelConfig, ModelLoadError, build_model, save_model
+from textrepair.model.families import (
+    CARD_FILE,
+    CURVES_FILE,
+    MANIFEST,
+    ModelConfig,
+    ModelLoadError,
+    build_model,
+    save_model,
+)
 from textrepair.model.repairer import SECOND_OPINION_KEY, Repairer
 
 TEXTS = ["the quick brown fox jumps", "ovr the lazy lazy dog.", "", "a"]
@@ -122,3 +130,13 @@ def test_the_second_models_guard_can_differ_in_the_hybrid(releases, tmp_path):
     assert json.loads(manifest.read_text())["config"]["guard_span_chars"] == 3
     assert json.loads((second / MANIFEST).read_text())["config"]["guard_span_chars"] == 5
     assert [r.text for r in Repairer.load(hybrid).repair(TEXTS)] == TEXTS
+
+
+def test_the_first_models_curves_come_along_and_its_card_does_not(releases, tmp_path):
+    first, second = releases
+    (first / CURVES_FILE).write_bytes(b"curves")
+    (first / CARD_FILE).write_text("the edit model's card")
+    hybrid = build_hybrid(first, second, tmp_path / "models" / "hybrid", second_guard_span=3)
+    assert (hybrid / CURVES_FILE).read_bytes() == b"curves"  # the adopting train stage wants them
+    card = (hybrid / CARD_FILE).read_text()
+    assert "at most 3 characters" in card and "--second-guard-span 3" in card
