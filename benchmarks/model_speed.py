@@ -120,7 +120,7 @@ def _line(row: dict[str, Any]) -> str:
     target = TARGET.get(row["family"])
     goal = f" (target >= {target:.0f})" if target else ""
     return (
-        f"{row['name']:<28}{row['family']:>12}{row['weights_dtype']:>10}{row['batch_size']:>7}"
+        f"{row['name']:<28}{row['family']:>18}{row['weights_dtype']:>10}{row['batch_size']:>7}"
         f"{row['windows']:>9}{rates:>18}{goal}"
     )
 
@@ -131,7 +131,7 @@ def _print(report: dict[str, Any]) -> None:
         f"(mean {report['windows_chars_mean']} chars), windows/s per trial"
     )
     print_context(report)
-    header = f"{'model':<28}{'family':>12}{'dtype':>10}{'batch':>7}{'windows':>9}"
+    header = f"{'model':<28}{'family':>18}{'dtype':>10}{'batch':>7}{'windows':>9}"
     print(f"{header}{'windows/s':>18}")
     for row in report["rows"]:
         print(_line(row))
