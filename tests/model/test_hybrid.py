@@ -16,12 +16,13 @@ from textrepair.model.families import (
     CARD_FILE,
     CURVES_FILE,
     MANIFEST,
+    SECOND_OPINION_KEY,
     ModelConfig,
     ModelLoadError,
     build_model,
     save_model,
 )
-from textrepair.model.repairer import SECOND_OPINION_KEY, Repairer
+from textrepair.model.repairer import Repairer
 
 TEXTS = ["the quick brown fox jumps", "ovr the lazy lazy dog.", "", "a"]
 REVERSED = ["spmuj xof nworb kciuq eht", ".god yzal yzal eht rvo", "", "a"]

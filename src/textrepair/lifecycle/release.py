@@ -30,6 +30,7 @@ from textrepair.model.families import (
     CURVES_FILE,
     MANIFEST,
     REPORT_FILE,
+    SECOND_OPINION_KEY,
     TOKENIZER_FILES,
     ModelConfig,
     read_manifest,
@@ -254,8 +255,6 @@ def build_hybrid(
     `second_guard_span` sets the second model's guard (`guard_span_chars`) in the hybrid only:
     the best guard for an already repaired text need not be the best for damaged text.
     """
-    from textrepair.model.repairer import SECOND_OPINION_KEY
-
     manifest = read_manifest(first)
     read_manifest(second)  # both must be loadable textrepair models
     if SECOND_OPINION_KEY in manifest:

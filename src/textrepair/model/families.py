@@ -28,6 +28,8 @@ from pydantic import ValidationError
 from textrepair.config import ModelConfig, Size
 
 MANIFEST = "textrepair_model.json"
+# Manifest key of a hybrid: a model directory inside this one that repairs this model's output.
+SECOND_OPINION_KEY = "second_opinion"
 # What a release directory carries besides the model (lifecycle/release.py writes them; adopting
 # a release leaves them out of the model).
 CARD_FILE, CURVES_FILE, REPORT_FILE = "README.md", "training_curves.png", "evaluation.json"

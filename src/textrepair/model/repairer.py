@@ -35,6 +35,7 @@ from textrepair.model.families import (
     EOS_ID,
     MANIFEST,
     PAD_ID,
+    SECOND_OPINION_KEY,
     ModelLoadError,
     decode_bytes,
     encode_bytes,
@@ -44,9 +45,6 @@ from textrepair.model.families import (
     utf8,
     window_bytes,
 )
-
-# Manifest key naming a model directory inside this one that repairs this model's output.
-SECOND_OPINION_KEY = "second_opinion"
 
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 # A line's content: non-space runs joined by horizontal whitespace.

@@ -22,8 +22,7 @@ def run(settings: Settings, release: Path) -> TrainRun:
 
     from textrepair.lifecycle.tracking import flat_params, lineage_run
     from textrepair.model.families import CURVES_FILE as RELEASE_CURVES
-    from textrepair.model.families import RELEASE_EXTRAS, read_manifest
-    from textrepair.model.repairer import SECOND_OPINION_KEY
+    from textrepair.model.families import RELEASE_EXTRAS, SECOND_OPINION_KEY, read_manifest
 
     manifest = read_manifest(release)  # a clear error if the release is missing or not a model
     output_dir = Path(settings.train_output_dir)
