@@ -35,6 +35,7 @@ from textrepair.model.families import (
     ModelConfig,
     read_manifest,
     resolve_base,
+    write_manifest,
 )
 from textrepair.reports import REPORTS_DIR
 
@@ -121,7 +122,7 @@ def _fill_release(
     if manifest["weights"] == "adapter" and manifest["base"]:
         manifest["tokenizer"] = drop_base_tokenizer(partial, Path(resolve_base(manifest["base"])))
     manifest["train_steps"] = int(train_info.get("steps", 0))
-    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_manifest(partial, manifest)
     (partial / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
     if curves is not None and curves.is_file():
         shutil.copyfile(curves, partial / CURVES_FILE)
@@ -256,23 +257,28 @@ def build_hybrid(
     the best guard for an already repaired text need not be the best for damaged text.
     """
     manifest = read_manifest(first)
-    read_manifest(second)  # both must be loadable textrepair models
+    second_manifest = read_manifest(second)  # both must be loadable textrepair models
     if SECOND_OPINION_KEY in manifest:
         raise ReleaseError(f"{first} is already a hybrid")
+    if second_guard_span is not None:
+        second_manifest["config"]["guard_span_chars"] = second_guard_span
+        ModelConfig.model_validate(second_manifest["config"])
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
         # The training curves are the first model's: the train stage adopting the hybrid wants some.
         _link_files(first, partial, skip={MANIFEST, CARD_FILE, REPORT_FILE})
-        _link_files(second, partial / SECOND_OPINION_KEY, skip=set())
+        # The second manifest is linked unless the hybrid sets its own guard in a copy.
+        skip = set() if second_guard_span is None else {MANIFEST}
+        _link_files(second, partial / SECOND_OPINION_KEY, skip=skip)
         if second_guard_span is not None:
-            _set_guard_span(partial / SECOND_OPINION_KEY, second_guard_span)
+            write_manifest(partial / SECOND_OPINION_KEY, second_manifest)
         manifest[SECOND_OPINION_KEY] = SECOND_OPINION_KEY
-        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        guard = read_manifest(partial / SECOND_OPINION_KEY)["config"]["guard_span_chars"]
+        write_manifest(partial, manifest)
         command = f"textrepair hybrid --out {out_dir} --first {first} --second {second}"
         if second_guard_span is not None:
             command += f" --second-guard-span {second_guard_span}"
+        guard = second_manifest["config"]["guard_span_chars"]
         card = hybrid_card(first, second, guard, command)
         (partial / CARD_FILE).write_text(card, encoding="utf-8")
         partial.chmod(0o755)  # mkdtemp made it private
@@ -287,14 +293,6 @@ def _link_files(source: Path, target: Path, skip: set[str]) -> None:
         if path.is_file() and path.name not in skip:
             relative = os.path.relpath(path.resolve(), target.resolve())
             (target / path.name).symlink_to(relative)
-
-
-def _set_guard_span(model_dir: Path, span: int) -> None:
-    manifest = read_manifest(model_dir)
-    manifest["config"]["guard_span_chars"] = span
-    ModelConfig.model_validate(manifest["config"])
-    (model_dir / MANIFEST).unlink()  # a link to the release's manifest: write our own instead
-    (model_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def hybrid_card(first: Path, second: Path, guard_span: int, command: str) -> str:

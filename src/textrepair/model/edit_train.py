@@ -617,7 +617,7 @@ def calibrate_decoding(
     measured on hundreds of windows rather than the few undamaged rows. Returns every setting
     tried with its CER and broken rate (the calibration table).
     """
-    from textrepair.model.families import MANIFEST, load_model
+    from textrepair.model.families import MANIFEST, load_model, write_manifest
 
     model, vocab, config = load_model(model_dir)
     damaged = [e.corrupted for e in examples]
@@ -644,7 +644,7 @@ def calibrate_decoding(
     manifest_path = model_dir / MANIFEST
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest["config"]["edit"].update(asdict(best))
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_manifest(model_dir, manifest)
     log.info("calibrated decoding on %d validation rows: %s", len(examples), best)
     return [{**asdict(d), "cer": cer, "broken_rate": broken} for d, (cer, broken) in scores.items()]
 

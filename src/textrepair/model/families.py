@@ -342,7 +342,26 @@ def _write_manifest(
         "max_window_bytes": window,
         "config": config.model_dump(mode="json"),
     }
+    write_manifest(path, manifest)
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Write `manifest` as the model directory's `textrepair_model.json` (see `read_manifest`)."""
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def second_opinion_dir(path: str | Path, manifest: dict[str, Any]) -> Path | None:
+    """A hybrid's second model directory (None for a single model): a relative path inside
+    `path`, so that copying, logging to MLflow or exporting the directory takes both along."""
+    if SECOND_OPINION_KEY not in manifest:
+        return None
+    name = Path(str(manifest[SECOND_OPINION_KEY]))
+    if name.is_absolute() or ".." in name.parts or name == Path("."):
+        raise ModelLoadError(
+            f"{SECOND_OPINION_KEY} in {Path(path) / MANIFEST} must name a "
+            f"directory inside the model directory, not {str(name)!r}"
+        )
+    return Path(path) / name
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
@@ -413,7 +432,7 @@ def merge_adapter(path: str | Path) -> None:
         (path / name).unlink()
     manifest.pop("tokenizer", None)
     manifest.update(weights="merged", base=None, parameters=count_parameters(model))
-    (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_manifest(path, manifest)
 
 
 def _load_tokenizer(path: Path, manifest: dict[str, Any]) -> Any:

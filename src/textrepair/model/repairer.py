@@ -12,7 +12,7 @@ counted in `RepairResult.fallbacks`. Of a plausible generation, only local chang
 change longer than `guard_span_chars` (after joining changes `guard_join_chars` or fewer apart) is
 undone, because damage comes in short spans and the model's long rewrites are mostly wrong.
 
-A model directory may hold a second model (the hybrid, `SECOND_OPINION_KEY` in its manifest):
+A model directory may hold a second model (a hybrid: `families.second_opinion_dir`):
 its Repairer reads the first model's output and keeps its own local changes (its own guard).
 """
 
@@ -33,15 +33,13 @@ from textrepair.model.decoding import copy_greedy
 from textrepair.model.families import (
     DEFAULT_WINDOW_BYTES,
     EOS_ID,
-    MANIFEST,
     PAD_ID,
-    SECOND_OPINION_KEY,
-    ModelLoadError,
     decode_bytes,
     encode_bytes,
     encode_prompt,
     load_model,
     read_manifest,
+    second_opinion_dir,
     utf8,
     window_bytes,
 )
@@ -230,8 +228,9 @@ class Repairer:
             guard_span_chars=config.guard_span_chars,
             guard_join_chars=config.guard_join_chars,
         )
-        if SECOND_OPINION_KEY in manifest and "second_opinion" not in options:
-            defaults["second_opinion"] = cls.load(_inner_model_dir(path, manifest))
+        second = second_opinion_dir(path, manifest)
+        if second is not None and "second_opinion" not in options:
+            defaults["second_opinion"] = cls.load(second)
         return cls(model, tokenizer, config.family, **{**defaults, **options})
 
     def repair(self, texts: list[str]) -> list[RepairResult]:
@@ -342,26 +341,6 @@ class Repairer:
 
     def _budget(self, input_tokens: int) -> int:
         return math.ceil(self.max_new_tokens_ratio * input_tokens) + 8
-
-
-def model_dirs(path: str | Path) -> list[Path]:
-    """`path` and, for a hybrid, the directory of its second model."""
-    manifest = read_manifest(path)
-    if SECOND_OPINION_KEY not in manifest:
-        return [Path(path)]
-    return [Path(path), _inner_model_dir(path, manifest)]
-
-
-def _inner_model_dir(path: str | Path, manifest: dict[str, Any]) -> Path:
-    """The second model's directory: a relative path inside `path`, so that copying, logging to
-    MLflow or exporting the directory takes both models along."""
-    name = Path(str(manifest[SECOND_OPINION_KEY]))
-    if name.is_absolute() or ".." in name.parts or name == Path("."):
-        raise ModelLoadError(
-            f"{SECOND_OPINION_KEY} in {Path(path) / MANIFEST} must name a "
-            f"directory inside the model directory, not {str(name)!r}"
-        )
-    return Path(path) / name
 
 
 def changed_spans(source: str, target: str, join: int) -> list[tuple[int, int, int, int]]:

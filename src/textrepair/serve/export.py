@@ -8,7 +8,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from textrepair.model.families import merge_adapter
+from textrepair.model.families import merge_adapter, read_manifest, second_opinion_dir
 from textrepair.model.source import SERVING_INFO, ModelInfo, is_model_dir, resolve
 
 
@@ -19,7 +19,7 @@ def export_model(source: str, output: Path, tracking_uri: str | None = None) -> 
     neither MLflow nor the base (an image may have no package registry to fetch it from).
     `output` must not exist or be empty. The result is loaded once as a check.
     """
-    from textrepair.model.repairer import Repairer, model_dirs
+    from textrepair.model.repairer import Repairer
 
     if output.exists() and any(output.iterdir()):
         raise FileExistsError(f"{output} is not empty")
@@ -27,8 +27,10 @@ def export_model(source: str, output: Path, tracking_uri: str | None = None) -> 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = _model_files(target, Path(tmp), tracking_uri)
         shutil.copytree(model_dir, output, dirs_exist_ok=True)
-    for model_dir in model_dirs(output):
-        merge_adapter(model_dir)
+    merge_adapter(output)
+    second = second_opinion_dir(output, read_manifest(output))
+    if second is not None:
+        merge_adapter(second)
     _make_readable(output)
     (output / SERVING_INFO).unlink(missing_ok=True)
     record = {**info.to_dict(), "exported_from": target, "exported_at": _now()}

@@ -22,7 +22,7 @@ def run(settings: Settings, release: Path) -> TrainRun:
 
     from textrepair.lifecycle.tracking import flat_params, lineage_run
     from textrepair.model.families import CURVES_FILE as RELEASE_CURVES
-    from textrepair.model.families import RELEASE_EXTRAS, SECOND_OPINION_KEY, read_manifest
+    from textrepair.model.families import RELEASE_EXTRAS, read_manifest, second_opinion_dir
 
     manifest = read_manifest(release)  # a clear error if the release is missing or not a model
     output_dir = Path(settings.train_output_dir)
@@ -40,8 +40,9 @@ def run(settings: Settings, release: Path) -> TrainRun:
         "source": "release",
         "release.path": str(release),
     }
-    if SECOND_OPINION_KEY in manifest:  # a hybrid: name the model that checks this one's output
-        second = read_manifest(release / manifest[SECOND_OPINION_KEY])
+    second_dir = second_opinion_dir(release, manifest)
+    if second_dir is not None:  # a hybrid: name the model that repairs this one's output
+        second = read_manifest(second_dir)
         tags["model.second_opinion"] = f"{second['family']}-{second['size']}"
     run_name = f"release-{manifest['family']}-{manifest['size']}"
     with lineage_run(settings.mlflow, run_name, tags) as tracked:
