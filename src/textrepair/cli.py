@@ -294,13 +294,23 @@ def hybrid(
         int | None,
         typer.Option(min=0, help="The second model's guard span in the hybrid (default: its own)."),
     ] = None,
+    gate: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            min_open=True,
+            help="Windows the first (edit) model tags as clean with at least this confidence "
+            "skip the second model (default: every window goes to it).",
+        ),
+    ] = None,
 ) -> None:
     """Link two model directories into a hybrid: the second repairs the first one's output."""
     from textrepair.lifecycle.release import ReleaseError, build_hybrid
     from textrepair.model.families import ModelLoadError
 
     try:
-        path = build_hybrid(first, second, out, second_guard_span)
+        path = build_hybrid(first, second, out, second_guard_span, gate)
     except (ReleaseError, ModelLoadError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error

@@ -125,8 +125,9 @@ def test_two_pass_repair_keeps_text_when_tags_say_keep():
 def test_tagging_and_filling_shapes():
     _, model, vocab = _tiny(["abc"])
     decoder = EditDecoder(model, vocab, EditDecoding(fill_rounds=3))
-    slots = decoder.tag(["abc", "a"])
-    assert len(slots) == 2
+    slots, confidence = decoder.tag(["abc", "a"])
+    assert len(slots) == 2 and len(confidence) == 2
+    assert all(0.0 <= c <= 1.0 for c in confidence)
     filled = decoder.fill([["a", None, None, "c"], ["x"]])
     assert [len(f) for f in filled] == [4, 1] and filled[0][0] == "a" and filled[1] == "x"
 

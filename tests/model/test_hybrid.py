@@ -16,6 +16,7 @@ from textrepair.model.families import (
     CARD_FILE,
     CURVES_FILE,
     MANIFEST,
+    SECOND_OPINION_GATE_KEY,
     SECOND_OPINION_KEY,
     ModelConfig,
     ModelLoadError,
@@ -28,13 +29,14 @@ TEXTS = ["the quick brown fox jumps", "ovr the lazy lazy dog.", "", "a"]
 REVERSED = ["spmuj xof nworb kciuq eht", ".god yzal yzal eht rvo", "", "a"]
 
 
-def _reverser(path: Path) -> Path:
-    """A tiny edit model that tags every character as part of one reversed run (no gaps)."""
+def _reverser(path: Path, action: str = "reversed") -> Path:
+    """A tiny edit model that tags every character as part of one reversed run (no gaps); with
+    `action="keep"`, one that keeps every character, sure that the text is clean."""
     config = ModelConfig(dtype="float32", family="edit", size="tiny", dropout=0.0)
     torch.manual_seed(0)
     model, vocab = build_model(config, TEXTS)
     with torch.no_grad():
-        for head, label in ((model.action_head, ACTIONS.index("reversed")), (model.gap_head, 0)):
+        for head, label in ((model.action_head, ACTIONS.index(action)), (model.gap_head, 0)):
             head.weight.zero_()
             head.bias.fill_(-10.0)
             head.bias[label] = 10.0
@@ -141,3 +143,36 @@ def test_the_first_models_curves_come_along_and_its_card_does_not(releases, tmp_
     assert (hybrid / CURVES_FILE).read_bytes() == b"curves"  # the adopting train stage wants them
     card = (hybrid / CARD_FILE).read_text()
     assert "at most 3 characters" in card and "--second-guard-span 3" in card
+
+
+def test_the_gate_keeps_windows_the_first_model_is_sure_of_from_the_second(releases, tmp_path):
+    _, reverser = releases
+    keeper = _reverser(tmp_path / "models" / "keeper", action="keep")
+    gated = Repairer.load(build_hybrid(keeper, reverser, tmp_path / "models" / "gated", gate=0.6))
+    assert [r.text for r in gated.repair(TEXTS)] == TEXTS  # sure they are clean: not reversed
+    assert gated.stats["gated_windows"] == 3  # "" holds no window
+    open_hybrid = build_hybrid(keeper, reverser, tmp_path / "models" / "open")
+    assert [r.text for r in Repairer.load(open_hybrid).repair(TEXTS)] == REVERSED
+
+
+def test_the_gate_lets_through_windows_the_first_model_changes(releases, tmp_path):
+    first, second = releases
+    hybrid = build_hybrid(first, second, tmp_path / "models" / "hybrid", gate=0.6)
+    assert json.loads((hybrid / MANIFEST).read_text())[SECOND_OPINION_GATE_KEY] == 0.6
+    assert "--gate 0.6" in (hybrid / CARD_FILE).read_text()
+    repairer = Repairer.load(hybrid)
+    assert [r.text for r in repairer.repair(TEXTS)] == TEXTS
+    assert repairer.stats["gated_windows"] == 0
+
+
+@pytest.mark.parametrize("gate", [0, 1.5, "high", True])
+def test_a_gate_that_is_not_a_probability_is_refused(releases, tmp_path, gate):
+    first, second = releases
+    hybrid = build_hybrid(first, second, tmp_path / "models" / "hybrid")
+    manifest = json.loads((hybrid / MANIFEST).read_text())
+    (hybrid / MANIFEST).write_text(json.dumps({**manifest, SECOND_OPINION_GATE_KEY: gate}))
+    with pytest.raises(ModelLoadError, match="probability"):
+        Repairer.load(hybrid)
+    if isinstance(gate, int | float) and not isinstance(gate, bool):
+        with pytest.raises(ReleaseError, match="probability"):
+            build_hybrid(first, second, tmp_path / "models" / "again", gate=gate)

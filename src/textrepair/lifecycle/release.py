@@ -30,6 +30,7 @@ from textrepair.model.families import (
     CURVES_FILE,
     MANIFEST,
     REPORT_FILE,
+    SECOND_OPINION_GATE_KEY,
     SECOND_OPINION_KEY,
     TOKENIZER_FILES,
     ModelConfig,
@@ -247,19 +248,29 @@ def _training_summary(info: dict[str, Any]) -> str:
 
 
 def build_hybrid(
-    first: Path, second: Path, out_dir: Path, second_guard_span: int | None = None
+    first: Path,
+    second: Path,
+    out_dir: Path,
+    second_guard_span: int | None = None,
+    gate: float | None = None,
 ) -> Path:
     """A hybrid model directory: `first`'s model, whose output `second`'s model repairs again.
 
     Files are relative symbolic links to the two releases, so the hybrid adds no weights to git;
     copying, logging to MLflow or exporting it follows the links and takes both models along.
     `second_guard_span` sets the second model's guard (`guard_span_chars`) in the hybrid only:
-    the best guard for an already repaired text need not be the best for damaged text.
+    the best guard for an already repaired text need not be the best for damaged text. With a
+    `gate` (an edit model first), windows it tags as clean with at least that confidence skip
+    the second model.
     """
     manifest = read_manifest(first)
     second_manifest = read_manifest(second)  # both must be loadable textrepair models
     if SECOND_OPINION_KEY in manifest:
         raise ReleaseError(f"{first} is already a hybrid")
+    if gate is not None and manifest["family"] != "edit":
+        raise ReleaseError(f"a gate needs an edit model first; {first} is {manifest['family']}")
+    if gate is not None and not 0 < gate <= 1:
+        raise ReleaseError(f"the gate is a probability in (0, 1], not {gate}")
     if second_guard_span is not None:
         second_manifest["config"]["guard_span_chars"] = second_guard_span
         ModelConfig.model_validate(second_manifest["config"])
@@ -274,12 +285,16 @@ def build_hybrid(
         if second_guard_span is not None:
             write_manifest(partial / SECOND_OPINION_KEY, second_manifest)
         manifest[SECOND_OPINION_KEY] = SECOND_OPINION_KEY
+        if gate is not None:
+            manifest[SECOND_OPINION_GATE_KEY] = gate
         write_manifest(partial, manifest)
         command = f"textrepair hybrid --out {out_dir} --first {first} --second {second}"
         if second_guard_span is not None:
             command += f" --second-guard-span {second_guard_span}"
+        if gate is not None:
+            command += f" --gate {gate}"
         guard = second_manifest["config"]["guard_span_chars"]
-        card = hybrid_card(first, second, guard, command)
+        card = hybrid_card(first, second, guard, gate, command)
         (partial / CARD_FILE).write_text(card, encoding="utf-8")
         partial.chmod(0o755)  # mkdtemp made it private
         return replace_dir(partial, out_dir)
@@ -295,13 +310,21 @@ def _link_files(source: Path, target: Path, skip: set[str]) -> None:
             (target / path.name).symlink_to(relative)
 
 
-def hybrid_card(first: Path, second: Path, guard_span: int, command: str) -> str:
+def hybrid_card(
+    first: Path, second: Path, guard_span: int, gate: float | None, command: str
+) -> str:
+    gated = (
+        ""
+        if gate is None
+        else f"A window the first model tags as clean with a confidence of at least {gate} (every "
+        "character's P(keep) and every slot's P(no gap)) skips the second model. "
+    )
     return (
         f"# textrepair hybrid: {first.name} + {second.name}\n\n"
         f"The model of [{first.name}](../{first.name}/README.md) repairs each window first; the "
         f"model of [{second.name}](../{second.name}/README.md) then repairs its output and keeps "
         f"only its own local changes (its guard: changes of at most {guard_span} characters). "
-        "The weights are links to those two releases; "
+        f"{gated}The weights are links to those two releases; "
         "their cards give the training of each. `evaluation.json`, when present, is the hybrid's "
         "own evaluation (`textrepair evaluate --model` this directory).\n\n"
         "Load it like any model directory: `Repairer.load(path)`; copying or logging it to MLflow "

@@ -263,37 +263,50 @@ class EditDecoder:
 
     @torch.no_grad()
     def repair(self, windows: Sequence[str]) -> list[str]:
+        return self.repair_scored(windows)[0]
+
+    @torch.no_grad()
+    def repair_scored(self, windows: Sequence[str]) -> tuple[list[str], list[float]]:
+        """Repaired windows, and how sure the first tagging pass was that each was clean: the
+        lowest P(keep) or P(no gap) of any of its slots."""
         out = list(windows)
+        clean_confidence = [1.0] * len(windows)
         todo = list(range(len(windows)))
-        for _ in range(1 + self.decoding.refine_rounds):
+        for round_index in range(1 + self.decoding.refine_rounds):
             if not todo:
                 break
-            repaired = self._repair_once([out[i] for i in todo])
+            slots, confidence = self.tag([out[i] for i in todo])
+            repaired = self.fill(slots)
+            if round_index == 0:
+                clean_confidence = confidence
             changed = [i for i, text in zip(todo, repaired, strict=True) if text != out[i]]
             for i, text in zip(todo, repaired, strict=True):
                 out[i] = text
             todo = changed
-        return out
-
-    def _repair_once(self, windows: Sequence[str]) -> list[str]:
-        slots = self.tag(windows)
-        return self.fill(slots)
+        return out, clean_confidence
 
     @torch.no_grad()
-    def tag(self, windows: Sequence[str]) -> list[list[str | None]]:
-        """Pass 1: the tagged text of each window (None marks a slot to fill)."""
+    def tag(self, windows: Sequence[str]) -> tuple[list[list[str | None]], list[float]]:
+        """Pass 1: the tagged text of each window (None marks a slot to fill), and how sure it is
+        that the window was clean: the lowest P(keep) or P(no gap) of any of its slots."""
         ids = pad_rows([bos(self.vocab.encode(w)) for w in windows])
         hidden = self.model(ids)
-        actions = _thresholded(self.model.action_head(hidden[:, 1:]), self.decoding.keep_threshold)
-        gaps = _thresholded(self.model.gap_head(hidden), self.decoding.gap_threshold)
-        tagged = []
-        for window, row_actions, row_gaps in zip(windows, actions, gaps, strict=True):
+        action_probs = self.model.action_head(hidden[:, 1:]).float().softmax(-1)
+        gap_probs = self.model.gap_head(hidden).float().softmax(-1)
+        actions = _thresholded(action_probs, self.decoding.keep_threshold)
+        gaps = _thresholded(gap_probs, self.decoding.gap_threshold)
+        tagged, confidence = [], []
+        for row, (window, row_actions, row_gaps) in enumerate(
+            zip(windows, actions, gaps, strict=True)
+        ):
             n = len(window)
             slots = apply_tags(window, row_actions[:n], row_gaps[: n + 1])
             # Damage never doubles a text: tags that would are wrong, keep the window as it is.
             limit = min(2 * n + 8, self.model.max_positions - 1)
             tagged.append(slots if len(slots) <= limit else list(window))
-        return tagged
+            sure_keep = float(action_probs[row, :n, KEEP].min()) if n else 1.0
+            confidence.append(min(sure_keep, float(gap_probs[row, : n + 1, 0].min())))
+        return tagged, confidence
 
     @torch.no_grad()
     def fill(self, slots: list[list[str | None]]) -> list[str]:
@@ -323,10 +336,9 @@ class EditDecoder:
         return [MASK if c is None else self.vocab.ids.get(c, UNK) for c in slots]
 
 
-def _thresholded(logits: torch.Tensor, threshold: float) -> list[list[int]]:
+def _thresholded(probabilities: torch.Tensor, threshold: float) -> list[list[int]]:
     """Class 0 (keep, or a gap of 0) unless its probability falls below `threshold`; then the
     likeliest other class. A threshold above 0.5 trades precision for recall of damage."""
-    probabilities = logits.float().softmax(-1)
     others = probabilities[..., 1:].argmax(-1) + 1
     return torch.where(probabilities[..., 0] >= threshold, 0, others).tolist()
 

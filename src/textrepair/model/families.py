@@ -30,6 +30,9 @@ from textrepair.config import ModelConfig, Size
 MANIFEST = "textrepair_model.json"
 # Manifest key of a hybrid: a model directory inside this one that repairs this model's output.
 SECOND_OPINION_KEY = "second_opinion"
+# Manifest key of a hybrid whose first model is an edit model: windows that model tags as clean
+# with at least this confidence skip the second model (see `Repairer`).
+SECOND_OPINION_GATE_KEY = "second_opinion_gate"
 # What a release directory carries besides the model (lifecycle/release.py writes them; adopting
 # a release leaves them out of the model).
 CARD_FILE, CURVES_FILE, REPORT_FILE = "README.md", "training_curves.png", "evaluation.json"
@@ -362,6 +365,24 @@ def second_opinion_dir(path: str | Path, manifest: dict[str, Any]) -> Path | Non
             f"directory inside the model directory, not {str(name)!r}"
         )
     return Path(path) / name
+
+
+def second_opinion_gate(path: str | Path, manifest: dict[str, Any]) -> float | None:
+    """A hybrid's gate (None: every window goes to the second model): a probability in (0, 1]."""
+    gate = manifest.get(SECOND_OPINION_GATE_KEY)
+    if gate is None:
+        return None
+    if isinstance(gate, bool) or not isinstance(gate, int | float) or not 0 < gate <= 1:
+        raise ModelLoadError(
+            f"{SECOND_OPINION_GATE_KEY} in {Path(path) / MANIFEST} must be a probability in "
+            f"(0, 1], not {gate!r}"
+        )
+    if manifest.get("family") != "edit" or SECOND_OPINION_KEY not in manifest:
+        raise ModelLoadError(
+            f"{SECOND_OPINION_GATE_KEY} in {Path(path) / MANIFEST} needs an edit model with a "
+            f"{SECOND_OPINION_KEY}"
+        )
+    return float(gate)
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:

@@ -14,6 +14,8 @@ undone, because damage comes in short spans and the model's long rewrites are mo
 
 A model directory may hold a second model (a hybrid: `families.second_opinion_dir`):
 its Repairer reads the first model's output and keeps its own local changes (its own guard).
+With a gate (`families.second_opinion_gate`), a window that the first (edit) model tags as clean
+with at least that confidence skips the second model: clean text costs one encoder pass.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from textrepair.model.families import (
     load_model,
     read_manifest,
     second_opinion_dir,
+    second_opinion_gate,
     utf8,
     window_bytes,
 )
@@ -184,6 +187,7 @@ class Repairer:
         guard_join_chars: int = 2,
         edit_decoding: Any = None,
         second_opinion: Repairer | None = None,
+        second_opinion_gate: float | None = None,
     ) -> None:
         if family not in ("byt5", "causal_lora", "edit"):
             raise ValueError(f"unknown model family {family!r}")
@@ -197,6 +201,9 @@ class Repairer:
         self.prompt = prompt
         self.guard_span_chars, self.guard_join_chars = guard_span_chars, guard_join_chars
         self.second_opinion = second_opinion
+        if second_opinion_gate is not None and family != "edit":
+            raise ValueError("a second-opinion gate needs an edit model first (its tag confidence)")
+        self.second_opinion_gate = second_opinion_gate
         if family == "causal_lora":
             tokenizer.padding_side = "left"  # generation continues from the right edge
         if family == "edit":
@@ -208,8 +215,15 @@ class Repairer:
             self.guard_span_chars = 0
         self.device = getattr(model, "device", torch.device("cpu"))
         # Counters: windows decoded, degenerate ones replaced, long changes undone, tokens
-        # generated; copy-aware byte-T5 also counts decoder passes and drafted/accepted tokens.
-        self.stats = {"windows": 0, "fallbacks": 0, "undone_changes": 0, "generated_tokens": 0}
+        # generated, windows a hybrid's gate kept from its second model; copy-aware byte-T5 also
+        # counts decoder passes and drafted/accepted tokens.
+        self.stats = {
+            "windows": 0,
+            "fallbacks": 0,
+            "undone_changes": 0,
+            "generated_tokens": 0,
+            "gated_windows": 0,
+        }
 
     @classmethod
     def load(cls, path: str | Path, **options: Any) -> Repairer:
@@ -231,6 +245,7 @@ class Repairer:
         second = second_opinion_dir(path, manifest)
         if second is not None and "second_opinion" not in options:
             defaults["second_opinion"] = cls.load(second)
+            defaults["second_opinion_gate"] = second_opinion_gate(path, manifest)
         return cls(model, tokenizer, config.family, **{**defaults, **options})
 
     def repair(self, texts: list[str]) -> list[RepairResult]:
@@ -249,34 +264,46 @@ class Repairer:
     def _repair_windows(self, windows: list[str]) -> list[tuple[str, bool]]:
         # Lone surrogates are not text any tokenizer accepts: such windows pass through as they are.
         out: list[tuple[str, bool]] = [(w, False) for w in windows]
+        clean_confidence = [0.0] * len(windows)
         todo = [i for i, w in enumerate(windows) if _is_unicode(w)]
         # Longest first, similar lengths together: less padding, and the batch budget fits all.
         order = sorted(todo, key=lambda i: len(utf8(windows[i])), reverse=True)
         for first in range(0, len(order), self.batch_size):
             chunk = order[first : first + self.batch_size]
-            generated = self._generate([windows[i] for i in chunk])
-            for i, text in zip(chunk, generated, strict=True):
+            generated, confidence = self._generate([windows[i] for i in chunk])
+            for i, text, sure in zip(chunk, generated, confidence, strict=True):
                 ok = text is not None and _plausible(windows[i], text)
                 if ok and self.guard_span_chars:
                     text = self._keep_local_changes(windows[i], text)
                 out[i] = (text, False) if ok else (windows[i], True)
+                clean_confidence[i] = sure
                 self.stats["fallbacks"] += not ok
         self.stats["windows"] += len(windows)
         if self.second_opinion is None:
             return out
-        checked = self.second_opinion.repair([text for text, _ in out])
-        return [
-            (result.text, fell_back or bool(result.fallbacks))
-            for (_, fell_back), result in zip(out, checked, strict=True)
-        ]
+        return self._ask_second_opinion(self.second_opinion, out, clean_confidence)
+
+    def _ask_second_opinion(
+        self, second: Repairer, out: list[tuple[str, bool]], clean_confidence: list[float]
+    ) -> list[tuple[str, bool]]:
+        gate = self.second_opinion_gate
+        asked = [i for i, sure in enumerate(clean_confidence) if gate is None or sure < gate]
+        self.stats["gated_windows"] += len(out) - len(asked)
+        checked = second.repair([out[i][0] for i in asked])
+        for i, result in zip(asked, checked, strict=True):
+            out[i] = (result.text, out[i][1] or bool(result.fallbacks))
+        return out
 
     @torch.no_grad()
-    def _generate(self, windows: list[str]) -> list[str | None]:
+    def _generate(self, windows: list[str]) -> tuple[list[str | None], list[float]]:
+        """Outputs, and how sure the model is that each window was clean (0.0: no measure)."""
         if self.family == "edit":
-            return list(self._edit_decoder.repair(windows))
+            texts, confidence = self._edit_decoder.repair_scored(windows)
+            return list(texts), confidence
+        unknown = [0.0] * len(windows)
         if self.family == "byt5":
-            return self._generate_byt5(windows)
-        return self._generate_causal(windows)
+            return self._generate_byt5(windows), unknown
+        return self._generate_causal(windows), unknown
 
     def _generate_byt5(self, windows: list[str]) -> list[str | None]:
         ids = [encode_bytes(w)["input_ids"] for w in windows]

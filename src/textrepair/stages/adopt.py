@@ -22,7 +22,12 @@ def run(settings: Settings, release: Path) -> TrainRun:
 
     from textrepair.lifecycle.tracking import flat_params, lineage_run
     from textrepair.model.families import CURVES_FILE as RELEASE_CURVES
-    from textrepair.model.families import RELEASE_EXTRAS, read_manifest, second_opinion_dir
+    from textrepair.model.families import (
+        RELEASE_EXTRAS,
+        read_manifest,
+        second_opinion_dir,
+        second_opinion_gate,
+    )
 
     manifest = read_manifest(release)  # a clear error if the release is missing or not a model
     output_dir = Path(settings.train_output_dir)
@@ -44,6 +49,8 @@ def run(settings: Settings, release: Path) -> TrainRun:
     if second_dir is not None:  # a hybrid: name the model that repairs this one's output
         second = read_manifest(second_dir)
         tags["model.second_opinion"] = f"{second['family']}-{second['size']}"
+        gate = second_opinion_gate(release, manifest)
+        tags["model.second_opinion_gate"] = "none" if gate is None else str(gate)
     run_name = f"release-{manifest['family']}-{manifest['size']}"
     with lineage_run(settings.mlflow, run_name, tags) as tracked:
         mlflow.log_params(flat_params("model", manifest["config"]))
