@@ -297,9 +297,7 @@ def hybrid(
     gate: Annotated[
         float | None,
         typer.Option(
-            min=0.0,
             max=1.0,
-            min_open=True,
             help="Windows the first (edit) model tags as clean with at least this confidence "
             "skip the second model (default: every window goes to it).",
         ),

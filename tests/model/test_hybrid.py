@@ -176,3 +176,18 @@ def test_a_gate_that_is_not_a_probability_is_refused(releases, tmp_path, gate):
     if isinstance(gate, int | float) and not isinstance(gate, bool):
         with pytest.raises(ReleaseError, match="probability"):
             build_hybrid(first, second, tmp_path / "models" / "again", gate=gate)
+
+
+def test_the_cli_builds_a_gated_hybrid_and_refuses_a_bad_gate(releases, tmp_path):
+    from typer.testing import CliRunner
+
+    from textrepair.cli import app
+
+    first, second = releases
+    out = tmp_path / "models" / "hybrid"
+    base = ["hybrid", "--out", str(out), "--first", str(first), "--second", str(second)]
+    result = CliRunner().invoke(app, [*base, "--gate", "0.6"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / MANIFEST).read_text())[SECOND_OPINION_GATE_KEY] == 0.6
+    refused = CliRunner().invoke(app, [*base, "--gate", "0"])
+    assert refused.exit_code == 1 and "probability" in refused.output
