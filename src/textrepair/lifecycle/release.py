@@ -34,8 +34,10 @@ from textrepair.model.families import (
     SECOND_OPINION_KEY,
     TOKENIZER_FILES,
     ModelConfig,
+    ModelLoadError,
     read_manifest,
     resolve_base,
+    second_opinion_gate,
     write_manifest,
 )
 from textrepair.reports import REPORTS_DIR
@@ -267,10 +269,13 @@ def build_hybrid(
     second_manifest = read_manifest(second)  # both must be loadable textrepair models
     if SECOND_OPINION_KEY in manifest:
         raise ReleaseError(f"{first} is already a hybrid")
-    if gate is not None and manifest["family"] != "edit":
-        raise ReleaseError(f"a gate needs an edit model first; {first} is {manifest['family']}")
-    if gate is not None and not 0 < gate <= 1:
-        raise ReleaseError(f"the gate is a probability in (0, 1], not {gate}")
+    manifest[SECOND_OPINION_KEY] = SECOND_OPINION_KEY
+    if gate is not None:
+        manifest[SECOND_OPINION_GATE_KEY] = gate
+    try:
+        second_opinion_gate(out_dir, manifest)  # the check loading the hybrid makes
+    except ModelLoadError as error:
+        raise ReleaseError(str(error)) from error
     if second_guard_span is not None:
         second_manifest["config"]["guard_span_chars"] = second_guard_span
         ModelConfig.model_validate(second_manifest["config"])
@@ -284,9 +289,6 @@ def build_hybrid(
         _link_files(second, partial / SECOND_OPINION_KEY, skip=skip)
         if second_guard_span is not None:
             write_manifest(partial / SECOND_OPINION_KEY, second_manifest)
-        manifest[SECOND_OPINION_KEY] = SECOND_OPINION_KEY
-        if gate is not None:
-            manifest[SECOND_OPINION_GATE_KEY] = gate
         write_manifest(partial, manifest)
         command = f"textrepair hybrid --out {out_dir} --first {first} --second {second}"
         if second_guard_span is not None:

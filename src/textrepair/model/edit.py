@@ -270,7 +270,7 @@ class EditDecoder:
         """Repaired windows, and how sure the first tagging pass was that each was clean: the
         lowest P(keep) or P(no gap) of any of its slots."""
         out = list(windows)
-        clean_confidence = [1.0] * len(windows)
+        clean_confidence: list[float] = []
         todo = list(range(len(windows)))
         for round_index in range(1 + self.decoding.refine_rounds):
             if not todo:
